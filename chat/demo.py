@@ -1,0 +1,49 @@
+"""Demo data that a newcomer, a test or a benchmark can rely on (PROTOCOL.md, "Demo data")."""
+
+from __future__ import annotations
+
+from django.apps import apps as global_apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from routing.models import AgentProfile, Queue, QueueMembership
+from routing.roles import ADMIN, AGENT, SUPERVISOR, sync_roles
+
+from .models import Widget
+
+DEMO_PASSWORD = "demo"  # noqa: S105 - demo mode only; load_demo refuses outside it
+DEMO_AGENTS = [f"agent{number}" for number in range(1, 6)]
+DEMO_NAMES = ["Aino Virtanen", "Lars Hansen", "Ingrid Berg", "Olga Smirnova", "Mikko Korhonen"]
+
+
+@transaction.atomic
+def load_demo_data() -> dict[str, int]:
+    """Create or refresh the demo queue, widget and users; safe to run again."""
+    sync_roles(global_apps)
+    user_model = get_user_model()
+    queue, _ = Queue.objects.update_or_create(
+        name="Demo support", defaults={"is_active": True, "time_zone": "Europe/Helsinki"}
+    )
+    Widget.objects.update_or_create(key="demo", defaults={"name": "Demo widget", "queue": queue, "is_active": True})
+
+    def user(username: str, full_name: str, *, role: str, staff: bool = False, superuser: bool = False):
+        first, _, last = full_name.partition(" ")
+        account, created = user_model.objects.get_or_create(username=username)
+        account.first_name, account.last_name = first, last
+        account.email = f"{username}@demo.invalid"
+        account.is_staff, account.is_superuser, account.is_active = staff or superuser, superuser, True
+        if created or not account.check_password(DEMO_PASSWORD):
+            account.set_password(DEMO_PASSWORD)
+        account.save()
+        account.groups.add(Group.objects.get(name=role))
+        return account
+
+    for username, full_name in zip(DEMO_AGENTS, DEMO_NAMES, strict=True):
+        agent = user(username, full_name, role=AGENT)
+        profile, _ = AgentProfile.objects.update_or_create(user=agent, defaults={"chat_capacity": 3})
+        QueueMembership.objects.update_or_create(agent=profile, queue=queue, defaults={"logged_on": True})
+    supervisor = user("supervisor", "Sanna Supervisor", role=SUPERVISOR, staff=True)
+    AgentProfile.objects.get_or_create(user=supervisor)
+    user("admin", "Admin User", role=ADMIN, superuser=True)
+    return {"queues": 1, "widgets": 1, "agents": len(DEMO_AGENTS), "supervisors": 1, "admins": 1}

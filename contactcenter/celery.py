@@ -1,0 +1,52 @@
+"""The Celery app: Redis broker, tasks discovered in each app, one beat schedule."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery, bootsteps
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+
+app = Celery("contactcenter")
+
+
+@app.on_configure.connect
+def _check_settings(sender=None, **kwargs) -> None:
+    from contactcenter.bootstrap import exit_on_configuration_error
+
+    exit_on_configuration_error()
+
+
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Periodic schedules are declared here, in one place.
+app.conf.beat_schedule = {}
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Writes this worker's heartbeat to Redis so /readyz can tell a worker is alive."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        self.timer_ref = None
+
+    def start(self, worker):
+        from django.conf import settings
+
+        from contactcenter.health import record_worker_heartbeat
+
+        record_worker_heartbeat(worker.hostname)
+        self.timer_ref = worker.timer.call_repeatedly(
+            settings.CC_WORKER_HEARTBEAT_SECONDS, record_worker_heartbeat, (worker.hostname,), priority=10
+        )
+
+    def stop(self, worker):
+        if self.timer_ref is not None:
+            self.timer_ref.cancel()
+            self.timer_ref = None
+
+
+app.steps["worker"].add(WorkerHeartbeat)

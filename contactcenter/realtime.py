@@ -1,0 +1,34 @@
+"""The one way services publish realtime events: after the transaction commits.
+
+Events are plain JSON dicts with a `type`; the service names the recipient groups
+(`conv.<id>`, `agent.<user id>`, `queue.<id>`, `supervisors`). Consumers receive them as
+`{"type": "realtime.event", "event": {...}}` and forward `event` to their socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def publish_on_commit(*, groups: Iterable[str], event: dict) -> None:
+    """Send `event` to every group once the surrounding transaction commits (at once if none)."""
+    groups = list(groups)
+    transaction.on_commit(lambda: publish_now(groups=groups, event=event), robust=True)
+
+
+def publish_now(*, groups: Iterable[str], event: dict) -> None:
+    layer = get_channel_layer()
+    envelope = {"type": "realtime.event", "event": event}
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, envelope)
+        except Exception:
+            # At-most-once by design: stored rows and resume-by-seq repair a lost publish.
+            logger.exception("publish to %s failed", group)

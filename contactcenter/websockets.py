@@ -1,0 +1,3 @@
+"""All WebSocket routes in one list; each consumer checks its own origin and credentials."""
+
+websocket_urlpatterns: list = []
