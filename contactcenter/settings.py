@@ -157,6 +157,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or DEMO_MODE
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at every start without it
 MEDIA_ROOT = VAR_DIR / "media"
 
 # Realtime: the pub/sub layer sustains about 4x the list-based one at equal latency (issue 3).

@@ -1,0 +1,53 @@
+"""Shared fixtures: personas (agent, supervisor, outsider agent) and the roles they hold."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+
+from routing.roles import sync_roles
+from tests.factories import AgentProfileFactory, QueueFactory, QueueMembershipFactory, UserFactory
+
+
+@pytest.fixture
+def roles(db):
+    # Transactional tests flush the data migrations' rows; put the roles back.
+    sync_roles(apps)
+
+
+@pytest.fixture
+def queue(db):
+    return QueueFactory(name="Housing advice")
+
+
+@pytest.fixture
+def agent(roles, queue):
+    """An agent logged on to `queue`."""
+    return QueueMembershipFactory(queue=queue, agent__user__username="aino").agent
+
+
+@pytest.fixture
+def outsider_agent(roles):
+    """An agent of another queue: must never see `queue`'s work."""
+    return QueueMembershipFactory(agent__user__username="olli").agent
+
+
+@pytest.fixture
+def supervisor(roles):
+    user = UserFactory(username="sanna", roles=["Supervisor"])
+    AgentProfileFactory(user=user)
+    return user
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    yield
+    # Connections opened in sync_to_async threads outlive their tests; end them so the test
+    # database can be dropped.
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
