@@ -26,8 +26,10 @@ def asgi_server(transactional_db, tmp_path):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium():
+    # Function scope: Playwright's sync API keeps an event loop running in the main thread
+    # while it is open, which would break later tests that call async_to_sync.
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (.ci/run installs chromium)")
