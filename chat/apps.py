@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = _("Chat")
+
+    def ready(self) -> None:
+        from routing import handlers
+
+        from .routing_handlers import ChatWorkItemHandler
+
+        handlers.register("chat", ChatWorkItemHandler())

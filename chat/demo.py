@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from routing.models import AgentProfile, Queue, QueueMembership
+from routing.models import MIDNIGHT, AgentProfile, Queue, QueueMembership, WeeklySlot
 from routing.roles import ADMIN, AGENT, SUPERVISOR, sync_roles
 
 from .models import Widget
@@ -23,9 +23,20 @@ def load_demo_data() -> dict[str, int]:
     sync_roles(global_apps)
     user_model = get_user_model()
     queue, _ = Queue.objects.update_or_create(
-        name="Demo support", defaults={"is_active": True, "time_zone": "Europe/Helsinki"}
+        name="Demo support",
+        defaults={
+            "is_active": True,
+            "time_zone": "Europe/Helsinki",
+            "welcome_message": "Welcome! {agents_available} agents are available right now.",
+            "closed_message": "We are closed. Leave us a message and we will get back to you.",
+        },
     )
-    Widget.objects.update_or_create(key="demo", defaults={"name": "Demo widget", "queue": queue, "is_active": True})
+    for weekday in range(7):  # open around the clock
+        WeeklySlot.objects.get_or_create(queue=queue, weekday=weekday, opens=MIDNIGHT, closes=MIDNIGHT)
+    Widget.objects.update_or_create(
+        key="demo",
+        defaults={"name": "Demo widget", "title": "Demo support", "queue": queue, "is_active": True},
+    )
 
     def user(username: str, full_name: str, *, role: str, staff: bool = False, superuser: bool = False):
         first, _, last = full_name.partition(" ")

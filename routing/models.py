@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import uuid
 import zoneinfo
 
 from django.conf import settings
@@ -11,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 MAX_CHAT_CAPACITY = 8
+MIDNIGHT = datetime.time(0, 0)
 
 
 def validate_time_zone(value: str) -> None:
@@ -18,6 +21,13 @@ def validate_time_zone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value}) from None
+
+
+def validate_holiday_country(value: str) -> None:
+    import holidays
+
+    if value and value.upper() not in holidays.list_supported_countries():
+        raise ValidationError(_("%(value)s is not a country code with a holiday calendar."), params={"value": value})
 
 
 class Skill(models.Model):
@@ -52,6 +62,32 @@ class Queue(models.Model):
         _("service level target (seconds)"),
         default=60,
         help_text=_("Work answered within this time counts as within the service level."),
+    )
+    holiday_country = models.CharField(
+        _("public holidays of"),
+        max_length=2,
+        blank=True,
+        validators=[validate_holiday_country],
+        help_text=_("Country code such as FI, NO, DK, SE: closed on its public holidays. Empty: none."),
+    )
+    welcome_message = models.TextField(
+        _("welcome message"),
+        blank=True,
+        help_text=_(
+            "Shown when a chat starts. Placeholders: {agents_available}, {queue_position}, {estimated_wait_minutes}."
+        ),
+    )
+    closed_message = models.TextField(
+        _("closed message"),
+        blank=True,
+        help_text=_("Shown outside opening hours, above the offline form."),
+    )
+    offline_form_enabled = models.BooleanField(_("offline form outside opening hours"), default=True)
+    customer_grace_seconds = models.PositiveIntegerField(
+        _("customer reconnect grace (seconds)"),
+        default=120,
+        validators=[MinValueValidator(15)],
+        help_text=_("A chat ends when the customer's connection has been gone this long."),
     )
 
     class Meta:
@@ -88,6 +124,7 @@ class AgentProfile(models.Model):
     presence = models.CharField(_("presence"), max_length=12, choices=Presence.choices, default=Presence.OFFLINE)
     presence_reason = models.CharField(_("reason"), max_length=120, blank=True)
     presence_since = models.DateTimeField(_("presence since"), auto_now_add=True)
+    last_assigned_at = models.DateTimeField(_("last assignment"), null=True, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
     queues = models.ManyToManyField(Queue, through="QueueMembership", related_name="agents", blank=True)
     skills = models.ManyToManyField(Skill, through="AgentSkill", related_name="agents", blank=True)
@@ -143,3 +180,167 @@ class QueueMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} @ {self.queue}"
+
+
+class WeeklySlot(models.Model):
+    """A queue is open from `opens` to `closes` on `weekday`, in the queue's time zone.
+
+    `closes` of 00:00 means midnight at the end of the day, so 00:00–00:00 is all day.
+    """
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="weekly_slots")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"), help_text=_("00:00 means midnight at the end of the day."))
+
+    class Meta:
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+        ordering = ["weekday", "opens"]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+    def clean(self) -> None:
+        if self.opens is not None and self.closes is not None and self.closes != MIDNIGHT and self.closes <= self.opens:
+            raise ValidationError({"closes": _("Closing time must be after opening time.")})
+
+
+class OpeningException(models.Model):
+    """A date with other hours than the weekly ones: closed, or open only from–to."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="opening_exceptions")
+    date = models.DateField(_("date"))
+    closed = models.BooleanField(_("closed all day"), default=True)
+    opens = models.TimeField(_("opens"), null=True, blank=True)
+    closes = models.TimeField(_("closes"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=120, blank=True)
+
+    class Meta:
+        verbose_name = _("exception to opening hours")
+        verbose_name_plural = _("exceptions to opening hours")
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["queue", "date"], name="opening_exception_unique_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.note}".strip()
+
+    def clean(self) -> None:
+        if not self.closed and (self.opens is None or self.closes is None):
+            raise ValidationError(_("Give the opening and closing time, or mark the day closed."))
+
+
+class Contact(models.Model):
+    """The customer as one person across channels and conversations; may be anonymous."""
+
+    visitor_id = models.UUIDField(_("visitor id"), null=True, blank=True, unique=True)
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.phone or _("Anonymous contact %(id)s") % {"id": self.pk}
+
+
+class WorkItem(models.Model):
+    """One unit of work waiting for, offered to or held by an agent, whatever its channel.
+
+    The owning channel keeps its own record (a conversation, a call); `reference` is its id.
+    """
+
+    class Channel(models.TextChoices):
+        CHAT = "chat", _("Chat")
+        VOICE = "voice", _("Voice")
+        CALLBACK = "callback", _("Callback")
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        OFFERED = "offered", _("Offered")
+        ASSIGNED = "assigned", _("Assigned")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    ACTIVE_STATES = (State.WAITING, State.OFFERED, State.ASSIGNED)
+    HOLDING_STATES = (State.OFFERED, State.ASSIGNED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    reference = models.CharField(_("reference"), max_length=64)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="work_items")
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.WAITING)
+    priority = models.SmallIntegerField(_("priority"), default=0)
+    agent = models.ForeignKey(AgentProfile, on_delete=models.SET_NULL, null=True, blank=True, related_name="work_items")
+    enqueued_at = models.DateTimeField(_("waiting since"))
+    offer_expires_at = models.DateTimeField(_("offer expires"), null=True, blank=True)
+    assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("work item")
+        verbose_name_plural = _("work items")
+        indexes = [
+            models.Index(fields=["queue", "state", "enqueued_at"], name="work_item_queue_waiting"),
+            models.Index(fields=["agent", "state"], name="work_item_agent_state"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "reference"],
+                condition=models.Q(state__in=["waiting", "offered", "assigned"]),
+                name="work_item_one_active_per_reference",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state__in=["offered", "assigned"]) | models.Q(agent__isnull=False),
+                name="work_item_held_by_an_agent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.reference} ({self.state})"
+
+
+class WorkItemEvent(models.Model):
+    """Audit of every routing state change: offered, declined, expired, assigned, picked …"""
+
+    work_item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("what"), max_length=20)
+    agent = models.ForeignKey(AgentProfile, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("work item event")
+        verbose_name_plural = _("work item events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class PresenceChange(models.Model):
+    """Audit of agents' presence, for occupancy and reports."""
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="presence_changes")
+    presence = models.CharField(_("presence"), max_length=12, choices=AgentProfile.Presence.choices)
+    reason = models.CharField(_("reason"), max_length=120, blank=True)
+    at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("presence change")
+        verbose_name_plural = _("presence changes")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.presence}"

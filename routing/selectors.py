@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
-from .models import Queue
+from .models import Queue, WorkItem
 
 
 def agent_queues(*, user) -> QuerySet[Queue]:
@@ -12,3 +12,13 @@ def agent_queues(*, user) -> QuerySet[Queue]:
     if user.has_perm("routing.supervise") or user.is_superuser:
         return Queue.objects.filter(is_active=True)
     return Queue.objects.filter(is_active=True, memberships__agent__user=user).distinct()
+
+
+def held_counts(*, agent_ids) -> dict[int, int]:
+    """How many work items (offered or assigned) each agent holds now."""
+    rows = (
+        WorkItem.objects.filter(agent_id__in=list(agent_ids), state__in=WorkItem.HOLDING_STATES)
+        .values("agent_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["agent_id"]: row["n"] for row in rows}

@@ -6,7 +6,8 @@ import pytest
 from django.apps import apps
 
 from routing.roles import sync_roles
-from tests.factories import AgentProfileFactory, QueueFactory, QueueMembershipFactory, UserFactory
+from routing.services import presence_set
+from tests.factories import AgentProfileFactory, QueueFactory, QueueMembershipFactory, UserFactory, WidgetFactory
 
 
 @pytest.fixture
@@ -17,13 +18,27 @@ def roles(db):
 
 @pytest.fixture
 def queue(db):
-    return QueueFactory(name="Housing advice")
+    """A queue open around the clock."""
+    return QueueFactory(name="Housing advice", always_open=True)
+
+
+@pytest.fixture
+def widget(queue):
+    return WidgetFactory(key="housing", queue=queue, title="Housing advice")
+
+
+@pytest.fixture
+def ready_agent(agent):
+    """`agent`, ready for chats."""
+    presence_set(agent=agent, presence="ready")
+    agent.refresh_from_db()
+    return agent
 
 
 @pytest.fixture
 def agent(roles, queue):
     """An agent logged on to `queue`."""
-    return QueueMembershipFactory(queue=queue, agent__user__username="aino").agent
+    return QueueMembershipFactory(queue=queue, agent__user__username="aino", agent__user__first_name="Aino").agent
 
 
 @pytest.fixture

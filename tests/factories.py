@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from chat.models import Widget
-from routing.models import AgentProfile, Queue, QueueMembership
+from routing.models import MIDNIGHT, AgentProfile, Queue, QueueMembership, WeeklySlot
 
 PASSWORD = "correct horse battery staple"
 
@@ -38,8 +38,16 @@ class UserFactory(factory.django.DjangoModelFactory):
 class QueueFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Queue
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Queue {n}")
+    always_open = True
+
+    @factory.post_generation
+    def always_open(self, create, extracted, **kwargs):
+        if create and extracted:
+            for weekday in range(7):
+                WeeklySlot.objects.create(queue=self, weekday=weekday, opens=MIDNIGHT, closes=MIDNIGHT)
 
 
 class AgentProfileFactory(factory.django.DjangoModelFactory):

@@ -1,0 +1,190 @@
+"""Reads shared by the consumers, pages and API: queue figures, replay, access checks."""
+
+from __future__ import annotations
+
+import datetime
+import heapq
+import math
+
+from django.db.models import Avg, F, Q, Sum
+from django.utils import timezone
+
+from routing.models import AgentProfile, Queue, WorkItem
+from routing.selectors import agent_queues, held_counts
+
+from .frames import conversation_summary, event_frame, message_frame
+from .models import Conversation, ConversationEvent, Message, Participant
+
+DEFAULT_HANDLE_SECONDS = 300
+WAITING_STATES = (WorkItem.State.WAITING, WorkItem.State.OFFERED)
+
+
+def ready_agents(*, queue: Queue):
+    return AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.READY, memberships__queue=queue, memberships__logged_on=True
+    )
+
+
+def queue_snapshot(*, queue: Queue) -> dict:
+    agents = list(ready_agents(queue=queue).values_list("pk", "chat_capacity"))
+    held = held_counts(agent_ids=[pk for pk, _ in agents])
+    free = sum(1 for pk, cap in agents if cap - held.get(pk, 0) > 0)
+    waiting = WorkItem.objects.filter(queue=queue, state__in=WAITING_STATES).count()
+    return {"agents_available": free, "queue_length": waiting, "agents_ready": len(agents)}
+
+
+def queue_position(*, item: WorkItem) -> int:
+    """1 for the next in line. Offered work still counts as waiting until accepted."""
+    if item.state not in WAITING_STATES:
+        return 0
+    ahead = WorkItem.objects.filter(queue_id=item.queue_id, state__in=WAITING_STATES).filter(
+        Q(priority__gt=item.priority) | Q(priority=item.priority, enqueued_at__lt=item.enqueued_at)
+    )
+    return ahead.count() + 1
+
+
+class WaitEstimate:
+    """position × recent mean handle time ÷ chat slots of ready agents; None with nobody ready.
+
+    A plain estimate, good enough to tell a customer "about 4 minutes"; the routing issue
+    refines it with service-level data. Built once per queue, then asked per position.
+    """
+
+    def __init__(self, *, queue: Queue):
+        self.slots = ready_agents(queue=queue).aggregate(total=Sum("chat_capacity"))["total"] or 0
+        since = timezone.now() - datetime.timedelta(hours=8)
+        handle = WorkItem.objects.filter(
+            queue=queue, state=WorkItem.State.DONE, finished_at__gte=since, assigned_at__isnull=False
+        ).aggregate(mean=Avg(F("finished_at") - F("assigned_at")))["mean"]
+        self.handle_seconds = handle.total_seconds() if handle else DEFAULT_HANDLE_SECONDS
+
+    def seconds(self, position: int) -> int | None:
+        if position <= 0:
+            return 0
+        if not self.slots:
+            return None
+        return int(math.ceil(position * self.handle_seconds / self.slots))
+
+
+def estimated_wait_seconds(*, queue: Queue, position: int) -> int | None:
+    return WaitEstimate(queue=queue).seconds(position)
+
+
+def customer_queue_frame(*, conversation: Conversation) -> dict | None:
+    item = WorkItem.objects.filter(
+        channel=WorkItem.Channel.CHAT, reference=str(conversation.pk), state__in=WAITING_STATES
+    ).first()
+    if item is None:
+        return None
+    position = queue_position(item=item)
+    return queue_frame(position=position, estimate=WaitEstimate(queue=conversation.queue))
+
+
+def queue_frame(*, position: int, estimate: WaitEstimate) -> dict:
+    return {"type": "queue", "position": position, "estimated_wait_seconds": estimate.seconds(position)}
+
+
+def waiting_conversations(*, queue_id: int) -> list[Conversation]:
+    references = list(
+        WorkItem.objects.filter(queue_id=queue_id, state__in=WAITING_STATES, channel=WorkItem.Channel.CHAT)
+        .order_by("-priority", "enqueued_at")
+        .values_list("reference", flat=True)
+    )
+    by_id = {str(c.pk): c for c in Conversation.objects.filter(pk__in=references).select_related("queue", "contact")}
+    return [by_id[ref] for ref in references if ref in by_id]
+
+
+def queue_update_frame(*, queue: Queue) -> dict:
+    """The waiting list of one queue as agents see it (A2)."""
+    waiting = []
+    for position, conversation in enumerate(waiting_conversations(queue_id=queue.pk), start=1):
+        summary = conversation_summary(conversation)
+        summary["position"] = position
+        waiting.append(summary)
+    return {"type": "queue_update", "queue": {"id": queue.pk, "name": queue.name}, "waiting": waiting}
+
+
+def items_after(*, conversation_id, after_seq: int, for_agent: bool) -> list[dict]:
+    """Every stored frame after `after_seq`, in seq order. Agents also get notes."""
+    messages = Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
+    if for_agent:
+        messages = Message.objects.filter(
+            Q(seq__gt=after_seq) | Q(internal=True, seq=after_seq), conversation_id=conversation_id
+        )
+    else:
+        messages = messages.filter(internal=False)
+    events = ConversationEvent.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
+    frames_m = [(m.seq, 1 if m.internal else 0, m.pk, message_frame(m, for_agent=for_agent)) for m in messages]
+    frames_e = [(e.seq, 0, e.pk, event_frame(e, for_agent=for_agent)) for e in events]
+    return [frame for *_, frame in heapq.merge(sorted(frames_m), sorted(frames_e))]
+
+
+# --- what an agent may see and do -------------------------------------------------------
+
+
+def visible_queue_ids(*, user) -> list[int]:
+    return list(agent_queues(user=user).values_list("pk", flat=True))
+
+
+def conversation_for_agent(*, user, conversation_id) -> Conversation:
+    """Fetch and authorise together: an agent sees conversations of their queues and those
+    they took part in; supervisors see all. Raises Conversation.DoesNotExist otherwise."""
+    conversation = Conversation.objects.select_related("queue", "contact", "widget").get(pk=conversation_id)
+    if user.is_superuser or user.has_perm("routing.supervise"):
+        return conversation
+    if conversation.queue_id in visible_queue_ids(user=user):
+        return conversation
+    if Participant.objects.filter(conversation=conversation, agent=user).exists():
+        return conversation
+    raise Conversation.DoesNotExist
+
+
+def active_conversations_of(*, user) -> list[Conversation]:
+    return list(
+        Conversation.objects.filter(
+            participants__agent=user, participants__left_at__isnull=True, state=Conversation.State.ACTIVE
+        )
+        .select_related("queue", "contact")
+        .order_by("created_at")
+    )
+
+
+def recent_conversations_of(*, user, limit: int = 10) -> list[Conversation]:
+    return list(
+        Conversation.objects.filter(participants__agent=user, state=Conversation.State.ENDED)
+        .select_related("queue", "contact")
+        .distinct()
+        .order_by("-ended_at")[:limit]
+    )
+
+
+def contact_history(*, conversation: Conversation, user, limit: int = 20) -> list[dict]:
+    """Earlier conversations of the same contact that this agent may see (A4)."""
+    earlier = (
+        Conversation.objects.filter(contact_id=conversation.contact_id)
+        .exclude(pk=conversation.pk)
+        .select_related("queue")
+        .order_by("-created_at")
+    )
+    if not (user.is_superuser or user.has_perm("routing.supervise")):
+        earlier = earlier.filter(Q(queue_id__in=visible_queue_ids(user=user)) | Q(participants__agent=user)).distinct()
+    return [
+        {
+            "conversation_id": str(c.pk),
+            "started_at": c.created_at.isoformat(),
+            "queue": c.queue.name,
+            "state": c.state,
+            "first_message": (
+                Message.objects.filter(conversation=c, author_role=Message.Role.CUSTOMER, internal=False)
+                .values_list("text", flat=True)
+                .first()
+                or ""
+            )[:200],
+        }
+        for c in earlier[:limit]
+    ]
+
+
+def pending_offers_of(*, agent: AgentProfile) -> list[WorkItem]:
+    offered = WorkItem.objects.filter(agent=agent, state=WorkItem.State.OFFERED, channel=WorkItem.Channel.CHAT)
+    return list(offered.select_related("queue"))

@@ -1,0 +1,448 @@
+"""The verbs of chat: start, post, end, read, rate, typing; the customer token.
+
+Each public function is one transaction; every message and lifecycle event is a row with a
+per-conversation `seq`, written before it is published (after commit).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import string
+import uuid
+
+from django.core import signing
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contactcenter.realtime import publish_now, publish_on_commit
+from routing import services as routing
+from routing.hours import is_open
+from routing.models import AgentProfile, Contact, Queue, WorkItem
+
+from . import selectors
+from .frames import event_frame, message_frame
+from .models import MAX_MESSAGE_LENGTH, Conversation, ConversationEvent, Message, Participant, Widget
+from .prechat import validate_prechat
+
+logger = logging.getLogger(__name__)
+
+TOKEN_SALT = "chat.customer-token"  # noqa: S105 - a signing salt, not a secret
+CHANNEL = WorkItem.Channel.CHAT
+CONTEXT_KEYS = ("client_id", "app_version", "device", "os", "page_url")
+
+
+class ChatError(Exception):
+    """A chat verb cannot be done. `code` goes on the wire; the message is for people."""
+
+    def __init__(self, code: str, message: str, *, fields: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+
+
+def conv_group(conversation_id) -> str:
+    return f"conv.{conversation_id}"
+
+
+def agents_group(conversation_id) -> str:
+    """Notes travel only here; customer sockets never join it."""
+    return f"conv.{conversation_id}.agents"
+
+
+# --- the customer's credential ----------------------------------------------------------
+
+
+def customer_token_for(conversation: Conversation) -> str:
+    return signing.dumps({"c": str(conversation.id), "n": conversation.customer_token_nonce}, salt=TOKEN_SALT)
+
+
+def conversation_for_customer_token(token: str) -> Conversation:
+    try:
+        payload = signing.loads(token, salt=TOKEN_SALT)
+        conversation = Conversation.objects.select_related("widget", "queue").get(pk=payload["c"])
+    except (signing.BadSignature, Conversation.DoesNotExist, KeyError, TypeError, ValueError):
+        raise ChatError("unauthorized", "Unknown or revoked token.") from None
+    if payload.get("n") != conversation.customer_token_nonce:
+        raise ChatError("unauthorized", "Unknown or revoked token.")
+    return conversation
+
+
+@transaction.atomic
+def customer_token_revoke(*, conversation_id) -> None:
+    Conversation.objects.filter(pk=conversation_id).update(customer_token_nonce=uuid.uuid4().hex[:24])
+
+
+# --- seq --------------------------------------------------------------------------------
+
+
+def _next_seq(conversation_id) -> int:
+    """Take the conversation's next seq. Holds the conversation's row lock until commit, so
+    seqs are gap-free and follow commit order. Must run inside a transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE chat_conversation SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+            [conversation_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise ChatError("not_found", "No such conversation.")
+    return row[0]
+
+
+def _current_seq(conversation_id) -> int:
+    return Conversation.objects.filter(pk=conversation_id).values_list("last_seq", flat=True).get()
+
+
+def _store_event(conversation: Conversation, kind: str, data: dict | None = None, actor=None) -> ConversationEvent:
+    event = ConversationEvent.objects.create(
+        conversation=conversation, seq=_next_seq(conversation.pk), kind=kind, data=data or {}, actor=actor
+    )
+    publish_on_commit(groups=[conv_group(conversation.pk)], event={"frame": event_frame(event, for_agent=True)})
+    return event
+
+
+def _store_message(
+    conversation: Conversation, *, role: str, text: str, name: str = "", user=None, client_id=None, internal=False
+) -> Message:
+    seq = _current_seq(conversation.pk) if internal else _next_seq(conversation.pk)
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=seq,
+        client_id=client_id,
+        author_role=role,
+        author_user=user,
+        author_name=name,
+        text=text,
+        internal=internal,
+    )
+    group = agents_group(conversation.pk) if internal else conv_group(conversation.pk)
+    publish_on_commit(groups=[group], event={"frame": message_frame(message, for_agent=True)})
+    return message
+
+
+# --- start ------------------------------------------------------------------------------
+
+
+def conversation_start(
+    *,
+    widget: Widget,
+    prechat: dict,
+    locale: str = "en",
+    context: dict | None = None,
+    visitor_id: str | None = None,
+) -> tuple[Conversation, str]:
+    """Open hours first, then the pre-chat form, then queue the chat (W3, W4, W5)."""
+    if not widget.is_active:
+        raise ChatError("not_found", "Unknown widget.")
+    now = timezone.now()
+    if not is_open(queue=widget.queue, at=now):
+        raise ChatError("closed", widget.queue.closed_message or _("We are closed right now."))
+    answers, errors, routed_queue = validate_prechat(queue=widget.queue, answers=prechat)
+    if errors:
+        raise ChatError("invalid", _("Please check the form."), fields=errors)
+    queue = routed_queue or widget.queue
+    if queue != widget.queue and not is_open(queue=queue, at=now):
+        raise ChatError("closed", queue.closed_message or _("We are closed right now."))
+    clean_context = _clean_context(context or {})
+    with transaction.atomic():
+        contact = _contact_for(visitor_id=visitor_id, answers=answers, form_queue=widget.queue)
+        conversation = Conversation.objects.create(
+            widget=widget, queue=queue, contact=contact, prechat=answers, context=clean_context, locale=locale
+        )
+        conversation.customer_seen_at = now
+        conversation.save(update_fields=["customer_seen_at"])
+        item = routing.work_item_enqueue(channel=CHANNEL, reference=str(conversation.pk), queue=queue)
+        snapshot = selectors.queue_snapshot(queue=queue)
+        position = selectors.queue_position(item=item)
+        _store_event(
+            conversation,
+            "queued",
+            {
+                "queue": queue.name,
+                "position": position,
+                "estimated_wait_seconds": selectors.estimated_wait_seconds(queue=queue, position=position),
+                "agents_available": snapshot["agents_available"],
+            },
+        )
+        welcome = _welcome_text(queue=queue, snapshot=snapshot, position=position)
+        if welcome:
+            _store_message(conversation, role=Message.Role.SYSTEM, text=welcome, name=widget.title or widget.name)
+    return conversation, customer_token_for(conversation)
+
+
+def _clean_context(context: dict) -> dict:
+    clean = {}
+    for key in CONTEXT_KEYS:
+        value = context.get(key)
+        if value is not None:
+            clean[key] = str(value)[:500]
+    return clean
+
+
+def _contact_for(*, visitor_id: str | None, answers: dict, form_queue: Queue) -> Contact:
+    visitor = None
+    if visitor_id:
+        try:
+            visitor = uuid.UUID(str(visitor_id))
+        except ValueError:
+            visitor = None
+    contact = None
+    if visitor is not None:
+        contact, _ = Contact.objects.get_or_create(visitor_id=visitor)
+    else:
+        contact = Contact.objects.create()
+    updates = {}
+    for field in form_queue.prechat_fields.all():
+        value = answers.get(field.name)
+        if not value:
+            continue
+        if field.type == "email":
+            updates["email"] = value
+        elif field.type == "phone":
+            updates["phone"] = value
+        elif field.name in ("name", "full_name", "nimi", "navn"):
+            updates["name"] = value
+    if updates:
+        for key, value in updates.items():
+            setattr(contact, key, value)
+        contact.save(update_fields=list(updates))
+    return contact
+
+
+class _Placeholders(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _welcome_text(*, queue: Queue, snapshot: dict, position: int) -> str:
+    template = queue.welcome_message.strip()
+    if not template:
+        return ""
+    wait = selectors.estimated_wait_seconds(queue=queue, position=position)
+    values = _Placeholders(
+        agents_available=snapshot["agents_available"],
+        queue_position=position,
+        estimated_wait_minutes=max(1, round(wait / 60)) if wait is not None else "?",
+    )
+    try:
+        return string.Formatter().vformat(template, (), values)[:MAX_MESSAGE_LENGTH]
+    except (ValueError, IndexError):
+        return template[:MAX_MESSAGE_LENGTH]
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+def _validate_text(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ChatError("invalid", "A message needs text.")
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise ChatError("too_long", f"A message can be at most {MAX_MESSAGE_LENGTH} characters.")
+    return text
+
+
+def _validate_client_id(client_id) -> uuid.UUID | None:
+    if client_id is None:
+        return None
+    try:
+        return uuid.UUID(str(client_id))
+    except ValueError:
+        raise ChatError("invalid", "client_id must be a UUID.") from None
+
+
+def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Message, bool]:
+    """Store the customer's message once per client_id; returns (message, created)."""
+    text = _validate_text(text)
+    client_uuid = _validate_client_id(client_id)
+    existing = _existing_message(conversation_id, client_uuid)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+            if conversation.state == Conversation.State.ENDED:
+                raise ChatError("ended", "This chat has ended.")
+            message = _store_message(
+                conversation,
+                role=Message.Role.CUSTOMER,
+                text=text,
+                name=conversation.contact.name,
+                client_id=client_uuid,
+            )
+            conversation.customer_seen_at = timezone.now()
+            conversation.save(update_fields=["customer_seen_at"])
+    except IntegrityError:
+        existing = _existing_message(conversation_id, client_uuid)
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def message_post_by_agent(*, conversation_id, user, client_id, text, internal: bool = False) -> tuple[Message, bool]:
+    """An agent's message or note (A8) in a conversation the agent takes part in."""
+    text = _validate_text(text)
+    client_uuid = _validate_client_id(client_id)
+    existing = _existing_message(conversation_id, client_uuid)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update().select_related("widget").get(pk=conversation_id)
+            participant = Participant.objects.filter(
+                conversation=conversation, agent=user, left_at__isnull=True
+            ).first()
+            if participant is None and not internal:
+                raise ChatError("forbidden", "You are not in this chat.")
+            if conversation.state == Conversation.State.ENDED and not internal:
+                raise ChatError("ended", "This chat has ended.")
+            name = participant.shown_name if participant else shown_agent_name(conversation.widget, user)
+            message = _store_message(
+                conversation,
+                role=Message.Role.AGENT,
+                text=text,
+                name=name,
+                user=user,
+                client_id=client_uuid,
+                internal=internal,
+            )
+    except IntegrityError:
+        existing = _existing_message(conversation_id, client_uuid)
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def _existing_message(conversation_id, client_uuid) -> Message | None:
+    if client_uuid is None:
+        return None
+    return Message.objects.filter(conversation_id=conversation_id, client_id=client_uuid).first()
+
+
+def shown_agent_name(widget: Widget, user) -> str:
+    """The name customers see for an agent (W12)."""
+    if widget.agent_name == Widget.AgentName.TITLE and widget.agent_title:
+        return widget.agent_title
+    if widget.agent_name == Widget.AgentName.DISPLAY_NAME:
+        profile = AgentProfile.objects.filter(user=user).only("display_name").first()
+        if profile and profile.display_name:
+            return profile.display_name
+    return user.first_name or user.get_username()
+
+
+# --- joining and ending -----------------------------------------------------------------
+
+
+def agent_join(*, conversation_id, agent: AgentProfile) -> Conversation:
+    """The router assigned the chat to `agent`. Called inside the router's transaction."""
+    conversation = Conversation.objects.select_for_update().select_related("widget").get(pk=conversation_id)
+    if conversation.state == Conversation.State.ENDED:
+        return conversation
+    name = shown_agent_name(conversation.widget, agent.user)
+    Participant.objects.get_or_create(
+        conversation=conversation, agent=agent.user, left_at=None, defaults={"shown_name": name}
+    )
+    conversation.agent = agent.user
+    conversation.state = Conversation.State.ACTIVE
+    conversation.assigned_at = conversation.assigned_at or timezone.now()
+    conversation.save(update_fields=["agent", "state", "assigned_at"])
+    _store_event(conversation, "agent_joined", {"name": name}, actor=agent.user)
+    return conversation
+
+
+def conversation_end(*, conversation_id, ended_by: str, actor=None, reason: str = "") -> Conversation:
+    """End a chat (A9): by the customer, an agent in it, or the system. Ending twice is a no-op."""
+    with transaction.atomic():
+        if (
+            ended_by == Conversation.EndedBy.AGENT
+            and not Participant.objects.filter(
+                conversation_id=conversation_id, agent=actor, left_at__isnull=True
+            ).exists()
+        ):
+            raise ChatError("forbidden", "You are not in this chat.")
+        # Lock order as in the router: the work item first, then the conversation.
+        routing.work_item_finish(channel=CHANNEL, reference=str(conversation_id))
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if conversation.state == Conversation.State.ENDED:
+            return conversation
+        now = timezone.now()
+        abandoned = conversation.state == Conversation.State.QUEUED
+        conversation.state = Conversation.State.ENDED
+        conversation.ended_at = now
+        conversation.ended_by = ended_by
+        conversation.end_reason = reason[:40] or ("abandoned" if abandoned else ended_by)
+        conversation.save(update_fields=["state", "ended_at", "ended_by", "end_reason"])
+        Participant.objects.filter(conversation=conversation, left_at__isnull=True).update(left_at=now)
+        _store_event(conversation, "ended", {"by": ended_by, "reason": conversation.end_reason}, actor=actor)
+    return conversation
+
+
+def conversations_end_gone_customers(*, now: datetime.datetime | None = None) -> int:
+    """End chats whose customer connection has been gone longer than the queue's grace (A9)."""
+    now = now or timezone.now()
+    ended = 0
+    candidates = (
+        Conversation.objects.exclude(state=Conversation.State.ENDED)
+        .filter(customer_seen_at__isnull=False)
+        .select_related("queue")
+        .only("pk", "customer_seen_at", "queue__customer_grace_seconds")
+    )
+    for conversation in candidates.iterator(chunk_size=500):
+        grace = datetime.timedelta(seconds=conversation.queue.customer_grace_seconds)
+        if conversation.customer_seen_at < now - grace:
+            conversation_end(
+                conversation_id=conversation.pk, ended_by=Conversation.EndedBy.SYSTEM, reason="customer_gone"
+            )
+            ended += 1
+    return ended
+
+
+# --- presence of the customer, reading, rating, typing ---------------------------------
+
+
+def customer_seen(*, conversation_id) -> None:
+    Conversation.objects.filter(pk=conversation_id).exclude(state=Conversation.State.ENDED).update(
+        customer_seen_at=timezone.now()
+    )
+
+
+def read_mark(*, conversation_id, role: str, seq: int) -> None:
+    if not isinstance(seq, int) or seq < 0:
+        raise ChatError("invalid", "seq must be a non-negative integer.")
+    field = "customer_read_seq" if role == Message.Role.CUSTOMER else "agent_read_seq"
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        seq = min(seq, conversation.last_seq)
+        if seq > getattr(conversation, field):
+            setattr(conversation, field, seq)
+            conversation.save(update_fields=[field])
+            publish_on_commit(
+                groups=[agents_group(conversation_id)],
+                event={"frame": {"type": "read", "conversation_id": str(conversation_id), "role": role, "seq": seq}},
+            )
+
+
+@transaction.atomic
+def rating_give(*, conversation_id, score, comment: str = "") -> Conversation:
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise ChatError("invalid", "score must be a whole number from 1 to 5.")
+    if not isinstance(comment, str) or len(comment) > 2000:
+        raise ChatError("invalid", "comment must be text of at most 2000 characters.")
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    if conversation.state != Conversation.State.ENDED:
+        raise ChatError("not_ended", "A chat can be rated after it ends.")
+    conversation.rating, conversation.rating_comment = score, comment
+    conversation.save(update_fields=["rating", "rating_comment"])
+    return conversation
+
+
+def typing_publish(*, conversation_id, role: str, name: str, active: bool, user_id: int | None = None) -> None:
+    """Typing is the one thing not stored: published at once, lost if nobody listens."""
+    frame = {"type": "typing", "conversation_id": str(conversation_id), "role": role, "name": name, "active": active}
+    if user_id is not None:
+        frame["user_id"] = user_id
+    publish_now(groups=[conv_group(conversation_id)], event={"frame": frame})

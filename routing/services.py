@@ -1,0 +1,334 @@
+"""The verbs of routing: enqueue, route, offer, accept, decline, pick, finish, presence.
+
+Each public function is one transaction. Channels learn what happened through their
+registered handler (`handlers.py`), called inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contactcenter.realtime import publish_on_commit
+
+from . import locks
+from .handlers import handler_for
+from .models import AgentProfile, PresenceChange, Queue, QueueMembership, WorkItem, WorkItemEvent
+from .selectors import held_counts
+
+logger = logging.getLogger(__name__)
+
+ROUTE_BATCH = 50
+
+
+class RoutingError(Exception):
+    """A routing verb cannot be done; `code` is machine-readable, the message is for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+# --- work items -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def work_item_enqueue(*, channel: str, reference: str, queue: Queue, priority: int = 0) -> WorkItem:
+    item = WorkItem.objects.create(
+        channel=channel, reference=reference, queue=queue, priority=priority, enqueued_at=timezone.now()
+    )
+    WorkItemEvent.objects.create(work_item=item, kind="enqueued")
+    _after_commit_route(queue.pk)
+    _waiting_changed(channel, queue.pk)
+    return item
+
+
+@transaction.atomic
+def work_item_finish(*, channel: str, reference: str, cancelled: bool = False) -> WorkItem | None:
+    """The channel is done with its work (ended, or the customer left): free the agent."""
+    item = (
+        WorkItem.objects.select_for_update(of=("self",))
+        .filter(channel=channel, reference=reference, state__in=WorkItem.ACTIVE_STATES)
+        .first()
+    )
+    if item is None:
+        return None
+    was_waiting = item.state in (WorkItem.State.WAITING, WorkItem.State.OFFERED)
+    if item.state == WorkItem.State.OFFERED and item.agent is not None:
+        handler_for(channel).offer_withdrawn(item=item, agent=item.agent, reason="cancelled")
+    item.state = WorkItem.State.CANCELLED if cancelled or was_waiting else WorkItem.State.DONE
+    item.finished_at = timezone.now()
+    item.offer_expires_at = None
+    item.save(update_fields=["state", "finished_at", "offer_expires_at"])
+    WorkItemEvent.objects.create(work_item=item, kind=item.state, agent=item.agent)
+    _after_commit_route(item.queue_id)
+    if was_waiting:
+        _waiting_changed(channel, item.queue_id)
+    return item
+
+
+@transaction.atomic
+def work_item_requeue(*, channel: str, reference: str, queue: Queue) -> WorkItem:
+    """Move active work to (another) queue to wait again, keeping its original waiting time."""
+    item = (
+        WorkItem.objects.select_for_update(of=("self",))
+        .filter(channel=channel, reference=reference, state__in=WorkItem.ACTIVE_STATES)
+        .get()
+    )
+    old_queue_id = item.queue_id
+    item.queue = queue
+    item.state = WorkItem.State.WAITING
+    item.agent = None
+    item.offer_expires_at = None
+    item.save(update_fields=["queue", "state", "agent", "offer_expires_at"])
+    WorkItemEvent.objects.create(work_item=item, kind="requeued")
+    for queue_id in {old_queue_id, queue.pk}:
+        _after_commit_route(queue_id)
+        _waiting_changed(channel, queue_id)
+    return item
+
+
+# --- routing ----------------------------------------------------------------------------
+
+
+def route(*, queue_id: int) -> int:
+    """Offer (or assign) the queue's waiting work to ready agents with free capacity.
+
+    Safe to run in any number of processes at once: waiting items and agents are claimed
+    with SELECT … FOR UPDATE SKIP LOCKED, so two routers never hand out the same item or
+    the same free slot. Returns how many items found an agent.
+    """
+    with transaction.atomic():
+        queue = Queue.objects.filter(pk=queue_id, is_active=True).first()
+        if queue is None:
+            return 0
+        items = locks.waiting_items_of_queue(queue_id=queue_id, limit=ROUTE_BATCH)
+        if not items:
+            return 0
+        agents = list(locks.ready_agents_of_queue(queue_id=queue_id))
+        if not agents:
+            return 0
+        held = held_counts(agent_ids=[agent.pk for agent in agents])
+        priority = dict(
+            QueueMembership.objects.filter(queue_id=queue_id, agent_id__in=[a.pk for a in agents]).values_list(
+                "agent_id", "priority"
+            )
+        )
+        refused = _refused_agents(item_ids=[item.pk for item in items])
+        placed = 0
+        chosen_agents = {}
+        for item in items:
+            candidates = [
+                agent
+                for agent in agents
+                if agent.chat_capacity - held.get(agent.pk, 0) > 0 and agent.pk not in refused.get(item.pk, ())
+            ]
+            if not candidates:
+                continue
+            epoch = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+            chosen = min(
+                candidates,
+                key=lambda agent: (
+                    priority.get(agent.pk, 1),
+                    -(agent.chat_capacity - held.get(agent.pk, 0)),
+                    agent.last_assigned_at or epoch,
+                ),
+            )
+            held[chosen.pk] = held.get(chosen.pk, 0) + 1
+            chosen.last_assigned_at = timezone.now()
+            chosen_agents[chosen.pk] = chosen
+            if queue.assignment_mode == Queue.AssignmentMode.DIRECT:
+                _assign(item=item, agent=chosen, kind="assigned")
+            else:
+                _offer(item=item, agent=chosen, timeout=queue.offer_timeout_seconds)
+            placed += 1
+        AgentProfile.objects.bulk_update(list(chosen_agents.values()), ["last_assigned_at"])
+        if placed:
+            _waiting_changed(items[0].channel, queue_id)
+        return placed
+
+
+def route_all() -> int:
+    """Safety net run by beat: route every queue that has waiting work."""
+    queue_ids = WorkItem.objects.filter(state=WorkItem.State.WAITING).values_list("queue_id", flat=True).distinct()
+    return sum(route(queue_id=queue_id) for queue_id in list(queue_ids))
+
+
+def _refused_agents(*, item_ids: list) -> dict:
+    refused: dict = {}
+    for item_id, agent_id in WorkItemEvent.objects.filter(
+        work_item_id__in=item_ids, kind__in=["declined", "expired"]
+    ).values_list("work_item_id", "agent_id"):
+        refused.setdefault(item_id, set()).add(agent_id)
+    return refused
+
+
+def _offer(*, item: WorkItem, agent: AgentProfile, timeout: int) -> None:
+    item.state = WorkItem.State.OFFERED
+    item.agent = agent
+    item.offer_expires_at = timezone.now() + datetime.timedelta(seconds=timeout)
+    item.save(update_fields=["state", "agent", "offer_expires_at"])
+    WorkItemEvent.objects.create(work_item=item, kind="offered", agent=agent)
+    handler_for(item.channel).offered(item=item, agent=agent)
+
+
+def _assign(*, item: WorkItem, agent: AgentProfile, kind: str) -> None:
+    item.state = WorkItem.State.ASSIGNED
+    item.agent = agent
+    item.offer_expires_at = None
+    item.assigned_at = timezone.now()
+    item.save(update_fields=["state", "agent", "offer_expires_at", "assigned_at"])
+    WorkItemEvent.objects.create(work_item=item, kind=kind, agent=agent)
+    handler_for(item.channel).assigned(item=item, agent=agent)
+
+
+def _capacity_left(agent: AgentProfile, *, excluding=None) -> int:
+    holding = WorkItem.objects.filter(agent=agent, state__in=WorkItem.HOLDING_STATES)
+    if excluding is not None:
+        holding = holding.exclude(pk=excluding)
+    return agent.chat_capacity - holding.count()
+
+
+# --- the agent's answers ----------------------------------------------------------------
+
+
+@transaction.atomic
+def offer_accept(*, agent: AgentProfile, item_id) -> WorkItem:
+    item = locks.work_item(item_id=item_id)
+    if item.state != WorkItem.State.OFFERED or item.agent_id != agent.pk:
+        raise RoutingError("offer_gone", "This offer is no longer yours: it expired or was withdrawn.")
+    if item.offer_expires_at is not None and item.offer_expires_at < timezone.now():
+        raise RoutingError("offer_gone", "This offer expired.")
+    _assign(item=item, agent=agent, kind="accepted")
+    return item
+
+
+@transaction.atomic
+def offer_decline(*, agent: AgentProfile, item_id) -> WorkItem:
+    item = locks.work_item(item_id=item_id)
+    if item.state != WorkItem.State.OFFERED or item.agent_id != agent.pk:
+        raise RoutingError("offer_gone", "This offer is no longer yours.")
+    _withdraw(item=item, kind="declined")
+    return item
+
+
+def offers_expire(*, now: datetime.datetime | None = None) -> int:
+    """Return offers nobody answered in time to the queue; a silent agent is set not ready."""
+    now = now or timezone.now()
+    expired = 0
+    with transaction.atomic():
+        items = list(
+            WorkItem.objects.filter(state=WorkItem.State.OFFERED, offer_expires_at__lt=now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("agent")[:200]
+        )
+        silent_agents = {}
+        for item in items:
+            silent_agents[item.agent.pk] = item.agent
+            _withdraw(item=item, kind="expired")
+            expired += 1
+        for agent in silent_agents.values():
+            _presence_change(agent=agent, presence=AgentProfile.Presence.NOT_READY, reason="missed offer")
+    return expired
+
+
+def _withdraw(*, item: WorkItem, kind: str) -> None:
+    agent = item.agent
+    item.state = WorkItem.State.WAITING
+    item.agent = None
+    item.offer_expires_at = None
+    item.save(update_fields=["state", "agent", "offer_expires_at"])
+    WorkItemEvent.objects.create(work_item=item, kind=kind, agent=agent)
+    handler_for(item.channel).offer_withdrawn(item=item, agent=agent, reason=kind)
+    _after_commit_route(item.queue_id)
+    _waiting_changed(item.channel, item.queue_id)
+
+
+@transaction.atomic
+def work_item_pick(*, agent: AgentProfile, item_id, allowed_queue_ids: Iterable[int] | None = None) -> WorkItem:
+    """An agent takes waiting work by hand (A2). Only from queues the caller may see."""
+    agent = locks.agent(agent_id=agent.pk)
+    item = locks.work_item(item_id=item_id)
+    if allowed_queue_ids is not None and item.queue_id not in set(allowed_queue_ids):
+        raise RoutingError("not_found", "No such waiting work in your queues.")
+    if item.state not in (WorkItem.State.WAITING, WorkItem.State.OFFERED):
+        raise RoutingError("taken", "Someone else already took this.")
+    if item.state == WorkItem.State.OFFERED and item.agent_id != agent.pk:
+        handler_for(item.channel).offer_withdrawn(item=item, agent=item.agent, reason="picked")
+    if _capacity_left(agent, excluding=item.pk) <= 0:
+        raise RoutingError("at_capacity", "You are at your chat capacity; end a chat first.")
+    _assign(item=item, agent=agent, kind="picked")
+    _waiting_changed(item.channel, item.queue_id)
+    return item
+
+
+# --- presence and queues ----------------------------------------------------------------
+
+
+@transaction.atomic
+def presence_set(*, agent: AgentProfile, presence: str, reason: str = "") -> AgentProfile:
+    if presence not in AgentProfile.Presence.values:
+        raise RoutingError("invalid", f"Unknown presence {presence!r}.")
+    agent = locks.agent(agent_id=agent.pk)
+    _presence_change(agent=agent, presence=presence, reason=reason[:120])
+    if presence == AgentProfile.Presence.READY:
+        for queue_id in agent.memberships.filter(logged_on=True).values_list("queue_id", flat=True):
+            _after_commit_route(queue_id)
+    return agent
+
+
+def _presence_change(*, agent: AgentProfile, presence: str, reason: str) -> None:
+    if agent.presence == presence and agent.presence_reason == reason:
+        return
+    agent.presence, agent.presence_reason, agent.presence_since = presence, reason, timezone.now()
+    agent.save(update_fields=["presence", "presence_reason", "presence_since"])
+    PresenceChange.objects.create(agent=agent, presence=presence, reason=reason)
+    event = {
+        "type": "presence",
+        "agent_id": agent.pk,
+        "state": presence,
+        "reason": reason,
+        "since": agent.presence_since.isoformat(),
+    }
+    publish_on_commit(groups=[f"agent.{agent.user_id}", "supervisors"], event=event)
+
+
+@transaction.atomic
+def queue_log_on(*, agent: AgentProfile, queue_ids: Iterable[int] | None = None, logged_on: bool) -> int:
+    """Log an agent on or off some queues (or all, with queue_ids None). Returns rows changed."""
+    memberships = QueueMembership.objects.filter(agent=agent)
+    if queue_ids is not None:
+        memberships = memberships.filter(queue_id__in=list(queue_ids))
+    changed = list(memberships.filter(~Q(logged_on=logged_on)).values_list("queue_id", flat=True))
+    memberships.filter(queue_id__in=changed).update(logged_on=logged_on)
+    if logged_on:
+        for queue_id in changed:
+            _after_commit_route(queue_id)
+    publish_on_commit(
+        groups=[f"agent.{agent.user_id}", "supervisors"],
+        event={"type": "membership", "agent_id": agent.pk, "queue_ids": changed, "logged_on": logged_on},
+    )
+    return len(changed)
+
+
+# --- after commit -----------------------------------------------------------------------
+
+
+def _after_commit_route(queue_id: int) -> None:
+    def run() -> None:
+        try:
+            route(queue_id=queue_id)
+        except Exception:
+            # The beat safety net routes again within seconds; never fail the caller's action.
+            logger.exception("routing queue %s failed", queue_id)
+
+    transaction.on_commit(run)
+
+
+def _waiting_changed(channel: str, queue_id: int) -> None:
+    handler_for(channel).waiting_changed(queue_id=queue_id)

@@ -1,0 +1,15 @@
+"""Periodic routing chores; beat runs them every few seconds (contactcenter/celery.py)."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(ignore_result=True)
+def expire_offers() -> int:
+    return services.offers_expire()
+
+
+@shared_task(ignore_result=True)
+def route_waiting_work() -> int:
+    return services.route_all()
