@@ -41,11 +41,11 @@ class QueueFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Queue {n}")
-    always_open = True
 
     @factory.post_generation
     def always_open(self, create, extracted, **kwargs):
-        if create and extracted:
+        """Open around the clock unless `always_open=False` is given."""
+        if create and extracted is not False:
             for weekday in range(7):
                 WeeklySlot.objects.create(queue=self, weekday=weekday, opens=MIDNIGHT, closes=MIDNIGHT)
 

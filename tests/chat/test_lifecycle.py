@@ -79,7 +79,11 @@ def test_a_whole_chat(widget, ready_agent, django_capture_on_commit_callbacks):
             conversation_id=conversation.pk, user=ready_agent.user, client_id=str(uuid.uuid4()), text="Autan mielelläni"
         )
         note, _ = services.message_post_by_agent(
-            conversation_id=conversation.pk, user=ready_agent.user, client_id=None, text="Asked about a lease", internal=True
+            conversation_id=conversation.pk,
+            user=ready_agent.user,
+            client_id=None,
+            text="Asked about a lease",
+            internal=True,
         )
     assert reply.seq == 5
     assert note.internal

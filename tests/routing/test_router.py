@@ -97,7 +97,9 @@ def test_direct_assignment_skips_the_offer(widget, ready_agent, django_capture_o
 def test_pick_respects_queues_and_capacity(widget, agent, outsider_agent):
     item = start(widget)
     with pytest.raises(RoutingError) as error:
-        routing.work_item_pick(agent=outsider_agent, item_id=item.pk, allowed_queue_ids=[outsider_agent.queues.get().pk])
+        routing.work_item_pick(
+            agent=outsider_agent, item_id=item.pk, allowed_queue_ids=[outsider_agent.queues.get().pk]
+        )
     assert error.value.code == "not_found"
     AgentProfile.objects.filter(pk=agent.pk).update(chat_capacity=1)
     agent.refresh_from_db()
