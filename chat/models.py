@@ -288,3 +288,21 @@ class OfflineMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d} {self.name or self.email}"
+
+
+class TranscriptEmail(models.Model):
+    """A customer's request to get the conversation by e-mail (W9), and when it was sent."""
+
+    MAX_PER_CONVERSATION = 3
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="transcript_emails")
+    email = models.EmailField(_("e-mail"))
+    requested_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("transcript e-mail")
+        verbose_name_plural = _("transcript e-mails")
+
+    def __str__(self) -> str:
+        return self.email

@@ -29,17 +29,17 @@ def offer_frame(item: WorkItem, conversation: Conversation) -> dict:
 class ChatWorkItemHandler:
     def offered(self, *, item: WorkItem, agent: AgentProfile) -> None:
         conversation = Conversation.objects.select_related("queue", "contact").get(pk=item.reference)
-        publish_on_commit(groups=[f"agent.{agent.user_id}"], event={"frame": offer_frame(item, conversation)})
+        publish_on_commit(groups=[f"agent.{agent.user_id}"], event=offer_frame(item, conversation))
 
     def offer_withdrawn(self, *, item: WorkItem, agent: AgentProfile, reason: str) -> None:
         frame = {"type": "offer_withdrawn", "conversation_id": item.reference, "reason": reason}
-        publish_on_commit(groups=[f"agent.{agent.user_id}"], event={"frame": frame})
+        publish_on_commit(groups=[f"agent.{agent.user_id}"], event=frame)
 
     def assigned(self, *, item: WorkItem, agent: AgentProfile) -> None:
         conversation = services.agent_join(conversation_id=item.reference, agent=agent)
         frame = conversation_summary(conversation)
         frame["type"] = "assigned"
-        publish_on_commit(groups=[f"agent.{agent.user_id}"], event={"frame": frame, "join": str(conversation.pk)})
+        publish_on_commit(groups=[f"agent.{agent.user_id}"], event=frame)
 
     def waiting_changed(self, *, queue_id: int) -> None:
         # Many changes in one transaction notify once, after commit.
@@ -63,8 +63,8 @@ def publish_waiting(*, queue_id: int) -> None:
     if queue is None:
         return
     update = selectors.queue_update_frame(queue=queue)
-    publish_now(groups=[f"queue.{queue_id}", "supervisors"], event={"frame": update})
+    publish_now(groups=[f"queue.{queue_id}"], event=update)
     estimate = selectors.WaitEstimate(queue=queue)
     for waiting in update["waiting"]:
         frame = selectors.queue_frame(position=waiting["position"], estimate=estimate)
-        publish_now(groups=[services.conv_group(waiting["conversation_id"])], event={"frame": frame})
+        publish_now(groups=[services.conv_group(waiting["conversation_id"])], event=frame)

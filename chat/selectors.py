@@ -188,3 +188,8 @@ def contact_history(*, conversation: Conversation, user, limit: int = 20) -> lis
 def pending_offers_of(*, agent: AgentProfile) -> list[WorkItem]:
     offered = WorkItem.objects.filter(agent=agent, state=WorkItem.State.OFFERED, channel=WorkItem.Channel.CHAT)
     return list(offered.select_related("queue"))
+
+
+def transcript_lines(*, conversation_id) -> list[Message]:
+    """What the customer saw, in order: their messages, agents' and system messages (no notes)."""
+    return list(Message.objects.filter(conversation_id=conversation_id, internal=False).order_by("seq"))

@@ -12,8 +12,12 @@ import string
 import uuid
 
 from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from contactcenter.realtime import publish_now, publish_on_commit
@@ -23,7 +27,7 @@ from routing.models import AgentProfile, Contact, Queue, WorkItem
 
 from . import selectors
 from .frames import event_frame, message_frame
-from .models import MAX_MESSAGE_LENGTH, Conversation, ConversationEvent, Message, Participant, Widget
+from .models import MAX_MESSAGE_LENGTH, Conversation, ConversationEvent, Message, Participant, TranscriptEmail, Widget
 from .prechat import validate_prechat
 
 logger = logging.getLogger(__name__)
@@ -100,7 +104,7 @@ def _store_event(conversation: Conversation, kind: str, data: dict | None = None
     event = ConversationEvent.objects.create(
         conversation=conversation, seq=_next_seq(conversation.pk), kind=kind, data=data or {}, actor=actor
     )
-    publish_on_commit(groups=[conv_group(conversation.pk)], event={"frame": event_frame(event, for_agent=True)})
+    publish_on_commit(groups=[conv_group(conversation.pk)], event=event_frame(event, for_agent=True))
     return event
 
 
@@ -119,7 +123,7 @@ def _store_message(
         internal=internal,
     )
     group = agents_group(conversation.pk) if internal else conv_group(conversation.pk)
-    publish_on_commit(groups=[group], event={"frame": message_frame(message, for_agent=True)})
+    publish_on_commit(groups=[group], event=message_frame(message, for_agent=True))
     return message
 
 
@@ -422,7 +426,7 @@ def read_mark(*, conversation_id, role: str, seq: int) -> None:
             conversation.save(update_fields=[field])
             publish_on_commit(
                 groups=[agents_group(conversation_id)],
-                event={"frame": {"type": "read", "conversation_id": str(conversation_id), "role": role, "seq": seq}},
+                event={"type": "read", "conversation_id": str(conversation_id), "role": role, "seq": seq},
             )
 
 
@@ -445,4 +449,50 @@ def typing_publish(*, conversation_id, role: str, name: str, active: bool, user_
     frame = {"type": "typing", "conversation_id": str(conversation_id), "role": role, "name": name, "active": active}
     if user_id is not None:
         frame["user_id"] = user_id
-    publish_now(groups=[conv_group(conversation_id)], event={"frame": frame})
+    publish_now(groups=[conv_group(conversation_id)], event=frame)
+
+
+# --- transcript by e-mail (W9) ----------------------------------------------------------
+
+
+def transcript_request(*, conversation_id, email) -> TranscriptEmail:
+    from .tasks import send_transcript
+
+    if not isinstance(email, str):
+        raise ChatError("invalid", "email must be an e-mail address.")
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ChatError("invalid", "Enter a valid e-mail address.") from None
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if conversation.state != Conversation.State.ENDED:
+            raise ChatError("not_ended", "The transcript can be sent after the chat ends.")
+        if conversation.transcript_emails.count() >= TranscriptEmail.MAX_PER_CONVERSATION:
+            raise ChatError("rate_limited", "The transcript has been sent too many times already.")
+        request = TranscriptEmail.objects.create(conversation=conversation, email=email)
+        transaction.on_commit(lambda: send_transcript.delay(request.pk))
+    return request
+
+
+def transcript_send(*, transcript_email_id: int) -> bool:
+    """Send one requested transcript; claimed with an update so two workers never both send."""
+    claimed = TranscriptEmail.objects.filter(pk=transcript_email_id, sent_at__isnull=True).update(
+        sent_at=timezone.now()
+    )
+    if claimed != 1:
+        return False
+    request = TranscriptEmail.objects.select_related("conversation__widget").get(pk=transcript_email_id)
+    conversation = request.conversation
+    with translation.override(conversation.locale):
+        subject = _("Your chat with %(name)s") % {"name": conversation.widget.title or conversation.widget.name}
+        body = render_to_string(
+            "chat/transcript_email.txt",
+            {"conversation": conversation, "lines": selectors.transcript_lines(conversation_id=conversation.pk)},
+        )
+    try:
+        send_mail(subject, body, None, [request.email])
+    except Exception:
+        TranscriptEmail.objects.filter(pk=transcript_email_id).update(sent_at=None)  # retried by the task
+        raise
+    return True

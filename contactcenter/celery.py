@@ -22,7 +22,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Periodic schedules are declared here, in one place.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    "routing-expire-offers": {"task": "routing.tasks.expire_offers", "schedule": 2.0},
+    "routing-route-waiting-work": {"task": "routing.tasks.route_waiting_work", "schedule": 5.0},
+    "chat-end-chats-of-gone-customers": {"task": "chat.tasks.end_chats_of_gone_customers", "schedule": 10.0},
+}
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):

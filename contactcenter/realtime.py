@@ -2,7 +2,7 @@
 
 Events are plain JSON dicts with a `type`; the service names the recipient groups
 (`conv.<id>`, `agent.<user id>`, `queue.<id>`, `supervisors`). Consumers receive them as
-`{"type": "realtime.event", "event": {...}}` and forward `event` to their socket.
+`{"type": "realtime.event", "event": {...}}`; the event is the wire frame they forward.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from tests.factories import QueueFactory
 
 def frames(captured, group=None, type_=None):
     return [
-        event["frame"]
+        event
         for grp, event in captured
-        if (group is None or grp == group) and (type_ is None or event["frame"]["type"] == type_)
+        if (group is None or grp == group) and (type_ is None or event["type"] == type_)
     ]
 
 

@@ -1,0 +1,554 @@
+"""The two WebSocket edges of chat (PROTOCOL.md): `/ws/chat/` for customers, `/ws/agent/` for
+agents. They parse and authorise frames, call services, and forward published events.
+
+Delivery: join the groups first, then replay stored frames after the client's seq, then go
+live; a live frame at or below the last seq sent is a duplicate and dropped, a frame beyond
+the next seq means the at-most-once layer lost something, which is fetched from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.request import validate_host
+from rest_framework.authtoken.models import Token
+
+from routing import services as routing
+from routing.models import AgentProfile, WorkItem
+from routing.selectors import agent_queues
+from routing.services import RoutingError
+
+from . import selectors, services
+from .frames import conversation_summary
+from .models import Conversation, Message, Participant
+from .routing_handlers import offer_frame
+from .services import ChatError
+
+logger = logging.getLogger(__name__)
+
+AUTH_TIMEOUT_SECONDS = 10
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CUSTOMER_HEARTBEAT_SECONDS = 20
+MAX_FRAME_BYTES = 32 * 1024
+
+
+class RateLimiter:
+    """A token bucket per connection: `burst` frames at once, `rate` per second after."""
+
+    def __init__(self, *, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def _origin(scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"origin":
+            return value.decode("latin-1").rstrip("/")
+    return None
+
+
+def _same_site(origin: str | None) -> bool:
+    """The socket was opened by one of our own pages (a host in ALLOWED_HOSTS)."""
+    if origin is None:
+        return False
+    host = urlsplit(origin).hostname or ""
+    return validate_host(host, settings.ALLOWED_HOSTS)
+
+
+class FrameConsumer(AsyncWebsocketConsumer):
+    """JSON frames in and out, the auth deadline, the rate limit, error frames."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.authenticated = False
+        self.limiter = RateLimiter(rate=10, burst=30)
+        self.auth_deadline: asyncio.Task | None = None
+        self.groups_joined: set[str] = set()
+
+    async def connect(self):
+        await self.accept()
+        self.auth_deadline = asyncio.create_task(self._close_unless_authenticated())
+
+    async def _close_unless_authenticated(self):
+        await asyncio.sleep(AUTH_TIMEOUT_SECONDS)
+        if not self.authenticated:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+
+    async def disconnect(self, code):
+        if self.auth_deadline is not None:
+            self.auth_deadline.cancel()
+        for group in list(self.groups_joined):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.clear()
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.add(group)
+
+    async def leave(self, group: str) -> None:
+        if group in self.groups_joined:
+            self.groups_joined.discard(group)
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send_frame(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+    async def send_error(self, code: str, message: str, **extra) -> None:
+        await self.send_frame({"type": "error", "code": code, "message": message, **extra})
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            await self.send_error("invalid", "Frames are JSON text.")
+            return
+        if len(text_data) > MAX_FRAME_BYTES:
+            await self.send_error("too_large", f"A frame can be at most {MAX_FRAME_BYTES} bytes.")
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error("invalid", "Not valid JSON.")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error("invalid", 'A frame is a JSON object with a "type".')
+            return
+        if not self.authenticated:
+            if frame["type"] != "auth":
+                await self.close(code=CLOSE_UNAUTHORIZED)
+                return
+            await self.authenticate(frame)
+            return
+        if not self.limiter.allow():
+            await self.send_error("rate_limited", "Too many frames; slow down.")
+            return
+        handler = getattr(self, f"frame_{frame['type']}", None)
+        if handler is None:
+            await self.send_error("unknown_type", f"Unknown frame type {frame['type']!r}.")
+            return
+        try:
+            await handler(frame)
+        except ChatError as error:
+            await self.send_error(error.code, error.message, **self._context(frame))
+        except RoutingError as error:
+            await self.send_error(error.code, str(error), **self._context(frame))
+        except Conversation.DoesNotExist:
+            await self.send_error("not_found", "No such conversation.", **self._context(frame))
+
+    @staticmethod
+    def _context(frame: dict) -> dict:
+        context = {}
+        for key in ("conversation_id", "client_id"):
+            if isinstance(frame.get(key), str):
+                context[key] = frame[key]
+        return context
+
+    async def authenticate(self, frame: dict) -> None:
+        raise NotImplementedError
+
+
+class SeqTracker:
+    """The last seq sent per conversation, to drop duplicates and notice gaps."""
+
+    def __init__(self):
+        self.last: dict[str, int] = {}
+
+    def get(self, conversation_id: str) -> int:
+        return self.last.get(conversation_id, 0)
+
+    def advance(self, conversation_id: str, seq: int) -> None:
+        if seq > self.get(conversation_id):
+            self.last[conversation_id] = seq
+
+
+# --- customer ---------------------------------------------------------------------------
+
+
+class CustomerConsumer(FrameConsumer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conversation_id: str | None = None
+        self.seqs = SeqTracker()
+        self.heartbeat: asyncio.Task | None = None
+
+    async def authenticate(self, frame: dict) -> None:
+        token, after_seq = frame.get("token"), frame.get("after_seq", 0)
+        if not isinstance(token, str) or not isinstance(after_seq, int) or after_seq < 0:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        try:
+            conversation = await database_sync_to_async(services.conversation_for_customer_token)(token)
+        except ChatError:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        origin = _origin(self.scope)
+        allowed = conversation.widget.origins()
+        if origin is not None and allowed and origin not in allowed and not _same_site(origin):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.authenticated = True
+        self.conversation_id = str(conversation.pk)
+        await self.join(services.conv_group(self.conversation_id))
+        self.seqs.advance(self.conversation_id, after_seq)
+        await self.replay()
+        if conversation.state == Conversation.State.QUEUED:
+            queue_frame = await database_sync_to_async(selectors.customer_queue_frame)(conversation=conversation)
+            if queue_frame:
+                await self.send_frame(queue_frame)
+        if conversation.state != Conversation.State.ENDED:
+            await database_sync_to_async(services.customer_seen)(conversation_id=self.conversation_id)
+            self.heartbeat = asyncio.create_task(self._keep_seen())
+
+    async def _keep_seen(self):
+        # While the socket is open the customer counts as present (A9's grace time).
+        while True:
+            await asyncio.sleep(CUSTOMER_HEARTBEAT_SECONDS)
+            await database_sync_to_async(services.customer_seen)(conversation_id=self.conversation_id)
+
+    async def disconnect(self, code):
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        await super().disconnect(code)
+
+    async def replay(self) -> None:
+        frames = await database_sync_to_async(selectors.items_after)(
+            conversation_id=self.conversation_id, after_seq=self.seqs.get(self.conversation_id), for_agent=False
+        )
+        for frame in frames:
+            await self.send_frame(frame)
+            self.seqs.advance(self.conversation_id, frame["seq"])
+
+    async def realtime_event(self, message: dict) -> None:
+        frame = message["event"]
+        kind = frame["type"]
+        if kind == "typing":
+            if frame["role"] != Message.Role.CUSTOMER:
+                await self.send_frame(
+                    {"type": "typing", "role": frame["role"], "name": frame["name"], "active": frame["active"]}
+                )
+            return
+        if kind == "queue":
+            await self.send_frame(frame)
+            return
+        if kind not in ("message", "event") or frame.get("internal"):
+            return
+        seq = frame["seq"]
+        last = self.seqs.get(self.conversation_id)
+        if seq <= last:
+            return
+        if seq > last + 1:
+            await self.replay()
+            return
+        public = {key: value for key, value in frame.items() if key not in ("conversation_id", "id", "internal")}
+        await self.send_frame(public)
+        self.seqs.advance(self.conversation_id, seq)
+
+    async def frame_message(self, frame: dict) -> None:
+        await database_sync_to_async(services.message_post_by_customer)(
+            conversation_id=self.conversation_id, client_id=frame.get("client_id"), text=frame.get("text")
+        )
+        # The stored message comes back through the group as the acknowledgement; if it had
+        # already been stored (a resend), replay makes sure this socket has it.
+        await self.replay()
+
+    async def frame_typing(self, frame: dict) -> None:
+        active = frame.get("active")
+        if not isinstance(active, bool):
+            raise ChatError("invalid", "active must be true or false.")
+        await database_sync_to_async(services.typing_publish)(
+            conversation_id=self.conversation_id, role=Message.Role.CUSTOMER, name="", active=active
+        )
+
+    async def frame_read(self, frame: dict) -> None:
+        await database_sync_to_async(services.read_mark)(
+            conversation_id=self.conversation_id, role=Message.Role.CUSTOMER, seq=frame.get("seq")
+        )
+
+    async def frame_end(self, frame: dict) -> None:
+        await database_sync_to_async(services.conversation_end)(
+            conversation_id=self.conversation_id, ended_by=Conversation.EndedBy.CUSTOMER
+        )
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+
+    async def frame_rating(self, frame: dict) -> None:
+        await database_sync_to_async(services.rating_give)(
+            conversation_id=self.conversation_id, score=frame.get("score"), comment=frame.get("comment", "")
+        )
+        await self.send_frame({"type": "rating", "score": frame["score"]})
+
+    async def frame_transcript(self, frame: dict) -> None:
+        await database_sync_to_async(services.transcript_request)(
+            conversation_id=self.conversation_id, email=frame.get("email")
+        )
+        await self.send_frame({"type": "transcript", "email": frame["email"]})
+
+
+# --- agent ------------------------------------------------------------------------------
+
+
+class AgentConsumer(FrameConsumer):
+    """An agent's workspace socket: offers, the waiting lists, and every chat the agent is in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.agent: AgentProfile | None = None
+        self.seqs = SeqTracker()
+        self.conversations: set[str] = set()
+        self.queue_ids: list[int] = []
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            # A session cookie rides along on any page's socket: only our own pages may use it.
+            if not _same_site(_origin(self.scope)):
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+            await self.accept()
+            await self._start(user)
+            return
+        await super().connect()
+
+    async def authenticate(self, frame: dict) -> None:
+        key = frame.get("token")
+        user = await database_sync_to_async(_user_for_token)(key) if isinstance(key, str) else None
+        if user is None:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        await self._start(user)
+
+    async def _start(self, user) -> None:
+        snapshot = await database_sync_to_async(_agent_snapshot)(user)
+        if snapshot is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.authenticated = True
+        self.user, self.agent = user, snapshot["agent"]
+        self.queue_ids = snapshot["queue_ids"]
+        await self.join(f"agent.{user.pk}")
+        if snapshot["supervisor"]:
+            await self.join("supervisors")
+        for queue_id in self.queue_ids:
+            await self.join(f"queue.{queue_id}")
+        await self.send_frame(snapshot["presence"])
+        for frame in snapshot["queue_updates"]:
+            await self.send_frame(frame)
+        for frame in snapshot["offers"]:
+            await self.send_frame(frame)
+        for frame in snapshot["assigned"]:
+            await self._open_conversation(frame, after_seq=0)
+
+    async def _open_conversation(self, assigned_frame: dict, *, after_seq: int) -> None:
+        conversation_id = assigned_frame["conversation_id"]
+        self.conversations.add(conversation_id)
+        await self.join(services.conv_group(conversation_id))
+        await self.join(services.agents_group(conversation_id))
+        await self.send_frame(assigned_frame)
+        await self._replay(conversation_id, after_seq)
+
+    async def _replay(self, conversation_id: str, after_seq: int) -> None:
+        frames = await database_sync_to_async(selectors.items_after)(
+            conversation_id=conversation_id, after_seq=after_seq, for_agent=True
+        )
+        for frame in frames:
+            await self.send_frame(frame)
+            if not frame.get("internal"):
+                self.seqs.advance(conversation_id, frame["seq"])
+
+    async def realtime_event(self, message: dict) -> None:
+        frame = message["event"]
+        kind = frame["type"]
+        if kind == "assigned":
+            await self._open_conversation(frame, after_seq=self.seqs.get(frame["conversation_id"]))
+            return
+        if kind == "queue":
+            return  # customers' own queue positions
+        conversation_id = frame.get("conversation_id")
+        if kind == "typing":
+            if frame.get("user_id") != self.user.pk:
+                await self.send_frame({k: v for k, v in frame.items() if k != "user_id"})
+            return
+        if kind in ("message", "event") and not frame.get("internal"):
+            seq, last = frame["seq"], self.seqs.get(conversation_id)
+            if seq <= last:
+                return
+            if seq > last + 1:
+                await self._replay(conversation_id, last)
+            else:
+                await self.send_frame(frame)
+                self.seqs.advance(conversation_id, seq)
+            if kind == "event" and frame["event"] == "ended":
+                await self._close_conversation(conversation_id)
+            return
+        await self.send_frame(frame)
+
+    async def _close_conversation(self, conversation_id: str) -> None:
+        self.conversations.discard(conversation_id)
+        await self.leave(services.conv_group(conversation_id))
+        await self.leave(services.agents_group(conversation_id))
+
+    # frames from the agent
+
+    async def frame_presence(self, frame: dict) -> None:
+        state, reason = frame.get("state"), frame.get("reason", "")
+        if state not in ("ready", "not_ready", "away") or not isinstance(reason, str):
+            raise ChatError("invalid", "state must be ready, not_ready or away; reason is text.")
+        await database_sync_to_async(routing.presence_set)(agent=self.agent, presence=state, reason=reason)
+
+    async def frame_accept(self, frame: dict) -> None:
+        item_id = await self._offered_item(frame)
+        await database_sync_to_async(routing.offer_accept)(agent=self.agent, item_id=item_id)
+
+    async def frame_decline(self, frame: dict) -> None:
+        item_id = await self._offered_item(frame)
+        await database_sync_to_async(routing.offer_decline)(agent=self.agent, item_id=item_id)
+
+    async def frame_pick(self, frame: dict) -> None:
+        conversation_id = _conversation_id(frame)
+        item_id = await database_sync_to_async(_active_item_id)(conversation_id)
+        if item_id is None:
+            raise RoutingError("taken", "This chat is no longer waiting.")
+        await database_sync_to_async(routing.work_item_pick)(
+            agent=self.agent, item_id=item_id, allowed_queue_ids=self.queue_ids
+        )
+
+    async def _offered_item(self, frame: dict):
+        conversation_id = _conversation_id(frame)
+        item_id = await database_sync_to_async(_active_item_id)(conversation_id)
+        if item_id is None:
+            raise RoutingError("offer_gone", "This offer is no longer yours.")
+        return item_id
+
+    async def frame_message(self, frame: dict, internal: bool = False) -> None:
+        conversation_id = _conversation_id(frame)
+        message, created = await database_sync_to_async(services.message_post_by_agent)(
+            conversation_id=conversation_id,
+            user=self.user,
+            client_id=frame.get("client_id"),
+            text=frame.get("text"),
+            internal=internal,
+        )
+        if not created and conversation_id in self.conversations:
+            await self._replay(conversation_id, self.seqs.get(conversation_id))
+
+    async def frame_note(self, frame: dict) -> None:
+        await self.frame_message(frame, internal=True)
+
+    async def frame_typing(self, frame: dict) -> None:
+        conversation_id = _conversation_id(frame)
+        if conversation_id not in self.conversations:
+            raise ChatError("forbidden", "You are not in this chat.")
+        active = frame.get("active")
+        if not isinstance(active, bool):
+            raise ChatError("invalid", "active must be true or false.")
+        name = await database_sync_to_async(_shown_name)(conversation_id, self.user)
+        await database_sync_to_async(services.typing_publish)(
+            conversation_id=conversation_id, role=Message.Role.AGENT, name=name, active=active, user_id=self.user.pk
+        )
+
+    async def frame_resume(self, frame: dict) -> None:
+        conversation_id = _conversation_id(frame)
+        after_seq = frame.get("after_seq", 0)
+        if not isinstance(after_seq, int) or after_seq < 0:
+            raise ChatError("invalid", "after_seq must be a non-negative integer.")
+        await database_sync_to_async(selectors.conversation_for_agent)(user=self.user, conversation_id=conversation_id)
+        if conversation_id in self.conversations:
+            self.seqs.last[conversation_id] = after_seq
+        await self._replay(conversation_id, after_seq)
+
+    async def frame_read(self, frame: dict) -> None:
+        conversation_id = _conversation_id(frame)
+        if conversation_id not in self.conversations:
+            raise ChatError("forbidden", "You are not in this chat.")
+        await database_sync_to_async(services.read_mark)(
+            conversation_id=conversation_id, role=Message.Role.AGENT, seq=frame.get("seq")
+        )
+
+    async def frame_end(self, frame: dict) -> None:
+        conversation_id = _conversation_id(frame)
+        await database_sync_to_async(services.conversation_end)(
+            conversation_id=conversation_id, ended_by=Conversation.EndedBy.AGENT, actor=self.user
+        )
+
+
+def _conversation_id(frame: dict) -> str:
+    value = frame.get("conversation_id")
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ChatError("invalid", "conversation_id is missing or malformed.") from None
+
+
+def _user_for_token(key: str):
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+def _active_item_id(conversation_id: str):
+    return (
+        WorkItem.objects.filter(
+            channel=WorkItem.Channel.CHAT, reference=conversation_id, state__in=WorkItem.ACTIVE_STATES
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _shown_name(conversation_id: str, user) -> str:
+    participant = Participant.objects.filter(conversation_id=conversation_id, agent=user, left_at__isnull=True).first()
+    return participant.shown_name if participant else user.first_name
+
+
+def _agent_snapshot(user) -> dict | None:
+    """Everything a freshly connected workspace needs, or None if the user may not serve."""
+    if not (user.has_perm("routing.serve_customers") or user.is_superuser):
+        return None
+    agent = AgentProfile.objects.filter(user=user).first()
+    if agent is None:
+        return None
+    queues = list(agent_queues(user=user))
+    offers = []
+    for item in selectors.pending_offers_of(agent=agent):
+        conversation = Conversation.objects.select_related("queue", "contact").get(pk=item.reference)
+        offers.append(offer_frame(item, conversation))
+    assigned = []
+    for conversation in selectors.active_conversations_of(user=user):
+        frame = conversation_summary(conversation)
+        frame["type"] = "assigned"
+        assigned.append(frame)
+    return {
+        "agent": agent,
+        "supervisor": user.is_superuser or user.has_perm("routing.supervise"),
+        "queue_ids": [queue.pk for queue in queues],
+        "presence": {
+            "type": "presence",
+            "agent_id": agent.pk,
+            "state": agent.presence,
+            "reason": agent.presence_reason,
+            "since": agent.presence_since.isoformat(),
+        },
+        "queue_updates": [selectors.queue_update_frame(queue=queue) for queue in queues],
+        "offers": offers,
+        "assigned": assigned,
+    }
