@@ -27,17 +27,17 @@ async def send(communicator, frame):
     await communicator.send_to(text_data=json.dumps(frame))
 
 
-async def until(communicator, predicate, timeout=5.0):
+async def until(communicator, predicate, within=5.0):
     seen = []
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise AssertionError(f"no matching frame; saw {seen}")
         try:
             raw = await communicator.receive_from(timeout=remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"no matching frame; saw {seen}") from None
         frame = json.loads(raw)
         seen.append(frame)
