@@ -13,7 +13,7 @@ from routing.models import AgentProfile, Queue, WorkItem
 from routing.selectors import agent_queues, held_counts
 
 from .frames import conversation_summary, event_frame, message_frame
-from .models import Conversation, ConversationEvent, Message, Participant
+from .models import Conversation, ConversationEvent, Message, OfflineMessage, Participant
 
 DEFAULT_HANDLE_SECONDS = 300
 WAITING_STATES = (WorkItem.State.WAITING, WorkItem.State.OFFERED)
@@ -193,3 +193,18 @@ def pending_offers_of(*, agent: AgentProfile) -> list[WorkItem]:
 def transcript_lines(*, conversation_id) -> list[Message]:
     """What the customer saw, in order: their messages, agents' and system messages (no notes)."""
     return list(Message.objects.filter(conversation_id=conversation_id, internal=False).order_by("seq"))
+
+
+def conversations_for_agent(*, user):
+    """Conversations of the agent's queues and those the agent took part in, newest first."""
+    conversations = Conversation.objects.select_related("queue", "contact").order_by("-created_at")
+    if user.is_superuser or user.has_perm("routing.supervise"):
+        return conversations
+    return conversations.filter(Q(queue_id__in=visible_queue_ids(user=user)) | Q(participants__agent=user)).distinct()
+
+
+def offline_messages_for_agent(*, user):
+    messages = OfflineMessage.objects.select_related("queue").order_by("handled_at", "-created_at")
+    if user.is_superuser or user.has_perm("routing.supervise"):
+        return messages
+    return messages.filter(queue_id__in=visible_queue_ids(user=user))

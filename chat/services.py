@@ -27,7 +27,16 @@ from routing.models import AgentProfile, Contact, Queue, WorkItem
 
 from . import selectors
 from .frames import event_frame, message_frame
-from .models import MAX_MESSAGE_LENGTH, Conversation, ConversationEvent, Message, Participant, TranscriptEmail, Widget
+from .models import (
+    MAX_MESSAGE_LENGTH,
+    Conversation,
+    ConversationEvent,
+    Message,
+    OfflineMessage,
+    Participant,
+    TranscriptEmail,
+    Widget,
+)
 from .prechat import validate_prechat
 
 logger = logging.getLogger(__name__)
@@ -496,3 +505,34 @@ def transcript_send(*, transcript_email_id: int) -> bool:
         TranscriptEmail.objects.filter(pk=transcript_email_id).update(sent_at=None)  # retried by the task
         raise
     return True
+
+
+# --- offline messages (W3) --------------------------------------------------------------
+
+
+@transaction.atomic
+def offline_message_leave(
+    *, widget: Widget, text: str, name: str = "", email: str = "", phone: str = ""
+) -> OfflineMessage:
+    message = OfflineMessage.objects.create(
+        widget=widget, queue=widget.queue, name=name, email=email, phone=phone, text=text
+    )
+    publish_on_commit(
+        groups=[f"queue.{widget.queue_id}"],
+        event={
+            "type": "offline_message",
+            "id": message.pk,
+            "queue": {"id": widget.queue_id, "name": widget.queue.name},
+        },
+    )
+    return message
+
+
+@transaction.atomic
+def offline_message_handle(*, message: OfflineMessage, user) -> OfflineMessage:
+    updated = OfflineMessage.objects.filter(pk=message.pk, handled_at__isnull=True).update(
+        handled_at=timezone.now(), handled_by=user
+    )
+    if updated:
+        message.refresh_from_db()
+    return message

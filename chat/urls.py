@@ -1,7 +1,39 @@
+from django.conf import settings
 from django.urls import path
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("workspace/", views.workspace, name="workspace"),
+    path("widget/<slug:widget_key>/", views.widget_frame, name="widget-frame"),
+    path("api/v1/widget/<slug:widget_key>/status", api.WidgetStatusApi.as_view(), name="api-widget-status"),
+    path(
+        "api/v1/widget/<slug:widget_key>/conversations",
+        api.ConversationStartApi.as_view(),
+        name="api-conversation-start",
+    ),
+    path(
+        "api/v1/widget/<slug:widget_key>/offline-messages",
+        api.OfflineMessageCreateApi.as_view(),
+        name="api-offline-message-create",
+    ),
+    path("api/v1/auth/token", api.TokenObtainApi.as_view(), name="api-auth-token"),
+    path("api/v1/conversations", api.ConversationListApi.as_view(), name="api-conversation-list"),
+    path("api/v1/conversations/<uuid:conversation_id>", api.ConversationDetailApi.as_view(), name="api-conversation"),
+    path(
+        "api/v1/conversations/<uuid:conversation_id>/messages",
+        api.MessageListCreateApi.as_view(),
+        name="api-conversation-messages",
+    ),
+    path("api/v1/agents/me/presence", api.PresenceApi.as_view(), name="api-presence"),
+    path("api/v1/agents/me/queues", api.QueueLogOnApi.as_view(), name="api-queues-log-on"),
+    path("api/v1/offline-messages", api.OfflineMessageListApi.as_view(), name="api-offline-messages"),
+    path(
+        "api/v1/offline-messages/<int:message_id>/handle",
+        api.OfflineMessageHandleApi.as_view(),
+        name="api-offline-message-handle",
+    ),
 ]
+
+if settings.DEMO_MODE:
+    urlpatterns.append(path("demo/", views.demo_page, name="demo"))

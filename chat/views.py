@@ -1,9 +1,63 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""Server-rendered pages: the agent workspace and the widget's chat frame."""
 
-from routing.selectors import agent_queues
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, render
+from django.utils import translation
+from django.views.decorators.clickjacking import xframe_options_exempt
+
+from routing.models import AgentProfile
+
+from .api import request_locale
+from .models import Widget
+from .texts import widget_texts, workspace_texts
 
 
 @login_required
 def workspace(request):
-    return render(request, "chat/workspace.html", {"queues": agent_queues(user=request.user)})
+    profile = AgentProfile.objects.filter(user=request.user).first()
+    return render(
+        request,
+        "chat/workspace.html",
+        {
+            "memberships": profile.memberships.select_related("queue").filter(queue__is_active=True) if profile else [],
+            "supervising": request.user.is_superuser or request.user.has_perm("routing.supervise"),
+            "profile": profile,
+            "can_serve": profile is not None
+            and (request.user.has_perm("routing.serve_customers") or request.user.is_superuser),
+            "texts": workspace_texts(),
+            "presence_choices": AgentProfile.Presence.choices,
+        },
+    )
+
+
+@xframe_options_exempt
+def widget_frame(request, widget_key: str):
+    """The chat itself, inside the iframe the loader adds to the customer's page."""
+    widget = get_object_or_404(Widget.objects.select_related("queue"), key=widget_key, is_active=True)
+    locale = request_locale(request, request.GET.get("locale"))
+    with translation.override(locale):
+        response = render(
+            request,
+            "chat/widget.html",
+            {
+                "widget": widget,
+                "locale": locale,
+                "texts": widget_texts(),
+                "config": {"key": widget.key, "locale": locale, "color": widget.color},
+            },
+        )
+    origins = widget.origins()
+    ancestors = " ".join(["'self'", *origins]) if origins else "*"
+    response["Content-Security-Policy"] = (
+        f"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+        f"style-src 'self'; script-src 'self'; frame-ancestors {ancestors}"
+    )
+    response["Content-Language"] = locale
+    return response
+
+
+def demo_page(request):
+    """A sample website that embeds widget `demo` (demo mode only)."""
+    return render(request, "chat/demo.html", {"widget_key": request.GET.get("widget", "demo")})

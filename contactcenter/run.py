@@ -121,6 +121,7 @@ def serve(services: EmbeddedServices) -> int:
         print(
             f"""
 Contact center is running (Ctrl-C stops everything):
+  Demo customer page   {base}/demo/
   Agent workspace      {base}/workspace/
   Configuration console {base}/admin/
   API docs             {base}/api/docs/

@@ -193,7 +193,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"login": "10/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_str("CC_THROTTLE_LOGIN", "10/minute"),
+        # Chats started and offline messages left per client address.
+        "customer": env_str("CC_THROTTLE_CUSTOMER", "120/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Contact center API",

@@ -39,15 +39,21 @@ def test_workspace_needs_a_login(client):
 
 
 @pytest.mark.django_db
-def test_agent_sees_only_own_queues_and_supervisor_sees_all(client, agent, outsider_agent, supervisor):
+def test_workspace_lists_the_agents_own_queues(client, agent, outsider_agent):
     client.force_login(agent.user)
     content = client.get(reverse("workspace")).content.decode()
     assert "Housing advice" in content
     assert outsider_agent.queues.get().name not in content
-    client.force_login(supervisor)
+
+
+@pytest.mark.django_db
+def test_a_user_without_the_agent_role_gets_an_explanation(client, roles):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="visitor"))
     content = client.get(reverse("workspace")).content.decode()
-    assert "Housing advice" in content
-    assert outsider_agent.queues.get().name in content
+    assert "not set up to serve customers" in content
+    assert "workspace.js" not in content
 
 
 @pytest.mark.django_db

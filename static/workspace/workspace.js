@@ -1,0 +1,323 @@
+/* The agent workspace: one WebSocket (/ws/agent/, session-authenticated) carries offers, the
+   waiting lists, and every chat the agent is in; REST fills the customer panel and peeks. */
+(function () {
+  "use strict";
+  var T = JSON.parse(document.getElementById("cc-texts").textContent);
+  var $ = function (id) { return document.getElementById(id); };
+  var lang = document.documentElement.lang || "en";
+  var S = { ws: null, retry: 0, convs: {}, current: null, waiting: {}, offers: {}, peek: null, typingSent: 0, typingTimer: null };
+
+  function fmt(text, values) { return text.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] === undefined ? "" : values[k]; }); }
+  function uuid4() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var b = new Uint8Array(16); crypto.getRandomValues(b); b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+  function el(tag, cls, text) { var e = document.createElement(tag); if (cls) { e.className = cls; } if (text !== undefined) { e.textContent = text; } return e; }
+  function timeOf(iso) { try { return new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }); } catch (e) { return ""; } }
+  function customerName(s) { return (s.customer && (s.customer.name || s.customer.email || s.customer.phone)) || T.anonymous; }
+  function cookie(name) { var m = document.cookie.match("(?:^|; )" + name + "=([^;]*)"); return m ? decodeURIComponent(m[1]) : ""; }
+  function api(path, options) {
+    options = options || {};
+    options.credentials = "same-origin";
+    options.headers = Object.assign({ "Accept": "application/json", "X-CSRFToken": cookie("csrftoken") }, options.headers || {});
+    if (options.body && typeof options.body !== "string") { options.body = JSON.stringify(options.body); options.headers["Content-Type"] = "application/json"; }
+    return fetch(path, options).then(function (r) { return r.json().then(function (d) { if (!r.ok) { throw d; } return d; }); });
+  }
+  function appendLinkified(parent, text) {
+    var re = /\bhttps?:\/\/[^\s<>"']+/g, last = 0, match;
+    while ((match = re.exec(text)) !== null) {
+      var url = match[0].replace(/[.,;:!?)\]]+$/, "");
+      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var a = el("a", "", url); a.href = url; a.target = "_blank"; a.rel = "noopener noreferrer nofollow";
+      parent.appendChild(a); last = match.index + url.length;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  /* --- the socket --- */
+  function connect() {
+    $("connection").textContent = T.connecting;
+    var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent/");
+    S.ws = ws;
+    ws.onopen = function () { S.retry = 0; $("connection").textContent = T.connected; };
+    ws.onmessage = function (e) { var f; try { f = JSON.parse(e.data); } catch (err) { return; } onFrame(f); };
+    ws.onclose = function (e) {
+      if (S.ws !== ws) { return; }
+      S.ws = null; $("connection").textContent = T.disconnected;
+      if (e.code === 4401 || e.code === 4403) { location.href = "/accounts/login/?next=/workspace/"; return; }
+      S.retry = Math.min(S.retry + 1, 6);
+      setTimeout(connect, 500 * Math.pow(2, S.retry - 1) + Math.random() * 300);
+    };
+  }
+  function send(frame) { if (S.ws && S.ws.readyState === 1) { S.ws.send(JSON.stringify(frame)); return true; } return false; }
+
+  function onFrame(f) {
+    switch (f.type) {
+      case "presence": $("presence").value = f.state === "offline" ? "not_ready" : f.state; $("presence-reason").value = f.reason || ""; break;
+      case "queue_update": S.waiting[f.queue.id] = f.waiting; renderWaiting(); break;
+      case "offer": addOffer(f); break;
+      case "offer_withdrawn": removeOffer(f.conversation_id); break;
+      case "assigned": removeOffer(f.conversation_id); openConversation(f); break;
+      case "message": case "event": onItem(f); break;
+      case "typing": onTyping(f); break;
+      case "offline_message": loadOfflineMessages(); break;
+      case "error": showError(f); break;
+    }
+  }
+  function showError(f) {
+    var pending = f.client_id && document.querySelector('[data-client-id="' + f.client_id + '"]');
+    if (pending) { pending.classList.add("failed"); pending.querySelector(".state").textContent = fmt(T.error, { message: f.message }); return; }
+    $("connection").textContent = fmt(T.error, { message: f.message });
+  }
+
+  /* --- offers and the waiting list --- */
+  function addOffer(f) {
+    removeOffer(f.conversation_id);
+    var li = el("li", "offer");
+    li.appendChild(el("strong", "", fmt(T.offer, { queue: f.queue.name })));
+    li.appendChild(el("div", "", customerName(f)));
+    var answers = el("div", "answers", Object.keys(f.prechat || {}).map(function (k) { return k + ": " + f.prechat[k]; }).join(" · "));
+    li.appendChild(answers);
+    var countdown = el("div", "countdown"); li.appendChild(countdown);
+    var accept = el("button", "primary", T.accept); accept.type = "button";
+    accept.addEventListener("click", function () { send({ type: "accept", conversation_id: f.conversation_id }); });
+    var decline = el("button", "", T.decline); decline.type = "button";
+    decline.addEventListener("click", function () { send({ type: "decline", conversation_id: f.conversation_id }); removeOffer(f.conversation_id); });
+    li.appendChild(accept); li.appendChild(decline);
+    $("offers").appendChild(li);
+    var tick = function () {
+      var left = Math.max(0, Math.round((new Date(f.expires_at) - new Date()) / 1000));
+      countdown.textContent = fmt(T.expires, { seconds: left });
+      if (!left) { removeOffer(f.conversation_id); }
+    };
+    tick();
+    S.offers[f.conversation_id] = { el: li, timer: setInterval(tick, 1000) };
+    accept.focus();
+  }
+  function removeOffer(id) { var o = S.offers[id]; if (o) { clearInterval(o.timer); o.el.remove(); delete S.offers[id]; } }
+
+  function renderWaiting() {
+    var all = [];
+    Object.keys(S.waiting).forEach(function (q) { all = all.concat(S.waiting[q]); });
+    all.sort(function (a, b) { return a.started_at < b.started_at ? -1 : 1; });
+    var list = $("waiting"); list.textContent = "";
+    $("waiting-count").textContent = all.length ? "(" + all.length + ")" : "";
+    if (!all.length) { list.appendChild(el("li", "muted", T.no_waiting)); return; }
+    all.forEach(function (w) {
+      var li = el("li", "waiting-item");
+      li.appendChild(el("strong", "", customerName(w)));
+      li.appendChild(el("span", "meta", w.queue.name + " · " + fmt(T.since, { time: timeOf(w.started_at) })));
+      var answers = Object.keys(w.prechat || {}).map(function (k) { return k + ": " + w.prechat[k]; }).join(" · ");
+      if (answers) { li.appendChild(el("span", "answers", answers)); }
+      var peek = el("button", "", T.peek); peek.type = "button";
+      peek.addEventListener("click", function () { showPeek(w); });
+      var pick = el("button", "primary", T.pick); pick.type = "button";
+      pick.addEventListener("click", function () { send({ type: "pick", conversation_id: w.conversation_id }); });
+      li.appendChild(peek); li.appendChild(pick);
+      list.appendChild(li);
+    });
+  }
+  function showPeek(w) {
+    S.current = null; S.peek = w.conversation_id; highlight();
+    $("empty").hidden = true; $("conversation").hidden = false;
+    $("conv-title").textContent = customerName(w) + " · " + w.queue.name;
+    $("composer").hidden = true; $("end").hidden = true; $("log").textContent = "";
+    api("/api/v1/conversations/" + w.conversation_id + "/messages?after_seq=0").then(function (data) {
+      if (S.peek !== w.conversation_id) { return; }
+      data.results.forEach(function (f) { $("log").appendChild(renderItem(f)); });
+    });
+    loadCustomer(w.conversation_id);
+  }
+
+  /* --- conversations --- */
+  function openConversation(summary) {
+    var id = summary.conversation_id, c = S.convs[id];
+    if (!c) {
+      c = S.convs[id] = { summary: summary, items: [], seen: {}, lastSeq: 0, unread: 0, ended: false, li: null, typing: "" };
+      c.li = el("li", "chat-item"); c.li.tabIndex = 0; c.li.setAttribute("role", "button");
+      c.li.addEventListener("click", function () { select(id); });
+      c.li.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(id); } });
+      $("active").appendChild(c.li);
+    } else { c.summary = summary; }
+    renderListItem(c);
+    if (!S.current) { select(id); }
+  }
+  function renderListItem(c) {
+    var s = c.summary; c.li.textContent = "";
+    c.li.appendChild(el("strong", "", customerName(s)));
+    c.li.appendChild(el("span", "meta", s.queue.name));
+    if (c.unread) { var badge = el("span", "badge", String(c.unread)); badge.setAttribute("aria-label", fmt(T.unread, { n: c.unread })); c.li.appendChild(badge); }
+    if (c.typing) { c.li.appendChild(el("span", "meta typing-mark", "…")); }
+  }
+  function onItem(f) {
+    var c = S.convs[f.conversation_id];
+    if (!c) { return; }
+    var key = f.internal ? "n" + f.id : "s" + f.seq;
+    if (c.seen[key]) { return; }
+    c.seen[key] = true;
+    if (!f.internal) { c.lastSeq = Math.max(c.lastSeq, f.seq); }
+    c.items.push(f);
+    if (f.type === "message" && f.author.role === "agent" && f.client_id) {
+      var pending = document.querySelector('[data-client-id="' + f.client_id + '"]');
+      if (pending) { pending.remove(); }
+    }
+    if (f.type === "message" && f.author.role === "customer") { c.typing = ""; }
+    if (f.type === "event" && f.event === "ended") { endConversation(c); }
+    if (S.current === f.conversation_id) {
+      $("log").appendChild(renderItem(f)); $("log").scrollTop = $("log").scrollHeight;
+      if (document.hasFocus() && !f.internal) { send({ type: "read", conversation_id: f.conversation_id, seq: c.lastSeq }); }
+      if (f.type === "message" && f.author.role === "customer") { $("typing").textContent = ""; }
+    } else if (f.type === "message" && f.author.role === "customer") { c.unread += 1; renderListItem(c); }
+  }
+  function renderItem(f) {
+    var li;
+    if (f.type === "message") {
+      li = el("li", "line " + f.author.role + (f.internal ? " internal" : ""));
+      var who = f.internal ? T.internal + " · " + f.author.name : (f.author.role === "customer" ? T.customer : f.author.name);
+      li.appendChild(el("span", "who", who));
+      var body = el("span", "text"); appendLinkified(body, f.text); li.appendChild(body);
+      var t = el("time", "", timeOf(f.sent_at)); t.dateTime = f.sent_at; li.appendChild(t);
+    } else {
+      var d = f.data || {};
+      var text = { queued: fmt(T.queued, { queue: d.queue || "" }), agent_joined: fmt(T.joined, { name: d.name }),
+                   agent_left: fmt(T.left, { name: d.name }), transferred: T.transferred, ended: T.ended }[f.event] || f.event;
+      li = el("li", "line system", text);
+    }
+    return li;
+  }
+  function endConversation(c) {
+    c.ended = true;
+    c.li.remove(); c.li.classList.add("ended");
+    $("recent").insertBefore(c.li, $("recent").firstChild);
+    if (S.current === c.summary.conversation_id) { $("composer").hidden = true; $("end").hidden = true; $("typing").textContent = ""; }
+  }
+  function select(id) {
+    var c = S.convs[id]; if (!c) { return; }
+    S.current = id; S.peek = null; highlight();
+    $("empty").hidden = true; $("conversation").hidden = false;
+    $("conv-title").textContent = customerName(c.summary) + " · " + c.summary.queue.name;
+    $("composer").hidden = c.ended; $("end").hidden = c.ended;
+    var log = $("log"); log.textContent = "";
+    c.items.slice().sort(function (a, b) { return a.seq - b.seq || (a.internal ? 1 : 0) - (b.internal ? 1 : 0); })
+      .forEach(function (f) { log.appendChild(renderItem(f)); });
+    log.scrollTop = log.scrollHeight;
+    $("typing").textContent = c.typing;
+    c.unread = 0; renderListItem(c);
+    if (c.lastSeq) { send({ type: "read", conversation_id: id, seq: c.lastSeq }); }
+    loadCustomer(id);
+    if (!c.ended) { $("text").focus(); }
+  }
+  function highlight() {
+    Object.keys(S.convs).forEach(function (id) {
+      S.convs[id].li.classList.toggle("selected", id === S.current);
+      S.convs[id].li.setAttribute("aria-current", id === S.current ? "true" : "false");
+    });
+  }
+  function onTyping(f) {
+    var c = S.convs[f.conversation_id]; if (!c) { return; }
+    var text = f.active ? (f.role === "customer" ? T.customer_typing : fmt(T.typing, { name: f.name })) : "";
+    c.typing = text; renderListItem(c);
+    if (S.current === f.conversation_id) { $("typing").textContent = text; }
+  }
+
+  /* --- the customer panel (A4) --- */
+  function facts(dl, obj) {
+    dl.textContent = "";
+    Object.keys(obj || {}).forEach(function (k) { if (obj[k]) { dl.appendChild(el("dt", "", k)); var dd = el("dd"); appendLinkified(dd, String(obj[k])); dl.appendChild(dd); } });
+  }
+  function loadCustomer(id) {
+    api("/api/v1/conversations/" + id).then(function (d) {
+      if (S.current !== id && S.peek !== id) { return; }
+      $("customer").hidden = false;
+      facts($("customer-facts"), { name: d.customer.name, email: d.customer.email, phone: d.customer.phone, locale: d.locale });
+      facts($("customer-prechat"), d.prechat);
+      facts($("customer-context"), d.context);
+      var list = $("customer-history"); list.textContent = "";
+      if (!d.history.length) { list.appendChild(el("li", "muted", T.no_history)); }
+      d.history.forEach(function (h) {
+        list.appendChild(el("li", "", new Date(h.started_at).toLocaleString(lang) + " · " + h.queue + (h.first_message ? " — " + h.first_message : "")));
+      });
+    }).catch(function () { $("customer").hidden = true; });
+  }
+  function loadOfflineMessages() {
+    api("/api/v1/offline-messages").then(function (d) {
+      var list = $("offline-messages"); list.textContent = "";
+      d.results.filter(function (m) { return !m.handled; }).forEach(function (m) {
+        var li = el("li", "offline-item");
+        li.appendChild(el("strong", "", (m.name || m.email || m.phone) + " · " + m.queue));
+        li.appendChild(el("span", "meta", [m.email, m.phone].filter(Boolean).join(" · ")));
+        var text = el("span", "text"); appendLinkified(text, m.text); li.appendChild(text);
+        var done = el("button", "", T.mark_handled); done.type = "button";
+        done.addEventListener("click", function () { api("/api/v1/offline-messages/" + m.id + "/handle", { method: "POST" }).then(loadOfflineMessages); });
+        li.appendChild(done); list.appendChild(li);
+      });
+    });
+  }
+  function loadRecent() {
+    api("/api/v1/conversations?state=ended&mine=1").then(function (d) {
+      d.results.slice(0, 10).forEach(function (s) {
+        if (S.convs[s.conversation_id]) { return; }
+        var c = S.convs[s.conversation_id] = { summary: s, items: [], seen: {}, lastSeq: 0, unread: 0, ended: true, typing: "" };
+        c.li = el("li", "chat-item ended"); c.li.tabIndex = 0; c.li.setAttribute("role", "button");
+        c.li.addEventListener("click", function () {
+          api("/api/v1/conversations/" + s.conversation_id + "/messages?after_seq=0").then(function (m) {
+            c.items = []; c.seen = {}; m.results.forEach(function (f) { c.seen[f.internal ? "n" + f.id : "s" + f.seq] = true; c.items.push(f); });
+            select(s.conversation_id);
+          });
+        });
+        renderListItem(c); $("recent").appendChild(c.li);
+      });
+    });
+  }
+
+  /* --- composing --- */
+  $("composer").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = $("text").value; if (!text.trim() || !S.current) { return; }
+    var note = $("as-note").checked, id = uuid4();
+    var li = el("li", "line agent sending" + (note ? " internal" : "")); li.dataset.clientId = id;
+    var body = el("span", "text"); appendLinkified(body, text); li.appendChild(body); li.appendChild(el("span", "state", "…"));
+    $("log").appendChild(li); $("log").scrollTop = $("log").scrollHeight;
+    send({ type: note ? "note" : "message", conversation_id: S.current, client_id: id, text: text });
+    send({ type: "typing", conversation_id: S.current, active: false }); S.typingSent = 0;
+    $("text").value = ""; $("as-note").checked = false; noteMode();
+  });
+  $("text").addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("composer").requestSubmit(); }
+  });
+  $("text").addEventListener("input", function () {
+    if (!S.current || $("as-note").checked) { return; }
+    var now = Date.now(), id = S.current;
+    if (now - S.typingSent > 3000) { send({ type: "typing", conversation_id: id, active: true }); S.typingSent = now; }
+    clearTimeout(S.typingTimer);
+    S.typingTimer = setTimeout(function () { send({ type: "typing", conversation_id: id, active: false }); S.typingSent = 0; }, 4000);
+  });
+  function noteMode() { var on = $("as-note").checked; $("composer").classList.toggle("note-mode", on); $("text-label").textContent = on ? T.note_label : T.message_label; }
+  $("as-note").addEventListener("change", noteMode);
+  $("end").addEventListener("click", function () {
+    if (S.current && window.confirm(T.end_confirm)) { send({ type: "end", conversation_id: S.current }); }
+  });
+  function sendPresence() { send({ type: "presence", state: $("presence").value, reason: $("presence-reason").value }); }
+  $("presence").addEventListener("change", sendPresence);
+  $("presence-reason").addEventListener("change", sendPresence);
+
+  function logOn(queueIds, loggedOn) {
+    api("/api/v1/agents/me/queues", { method: "POST", body: { queue_ids: queueIds, logged_on: loggedOn } })
+      .catch(function (d) { showError({ message: (d && d.message) || "" }); });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-queue]"), function (box) {
+    box.addEventListener("change", function () { logOn([parseInt(box.dataset.queue, 10)], box.checked); });
+  });
+  function logOnAll(value) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-queue]"), function (box) { box.checked = value; });
+    logOn(null, value);
+  }
+  if ($("log-on-all")) {
+    $("log-on-all").addEventListener("click", function () { logOnAll(true); });
+    $("log-off-all").addEventListener("click", function () { logOnAll(false); });
+  }
+
+  connect(); loadOfflineMessages(); loadRecent();
+})();
