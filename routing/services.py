@@ -185,6 +185,7 @@ def _assign(*, item: WorkItem, agent: AgentProfile, kind: str) -> None:
     item.save(update_fields=["state", "agent", "offer_expires_at", "assigned_at"])
     WorkItemEvent.objects.create(work_item=item, kind=kind, agent=agent)
     handler_for(item.channel).assigned(item=item, agent=agent)
+    _waiting_changed(item.channel, item.queue_id)
 
 
 def _capacity_left(agent: AgentProfile, *, excluding=None) -> int:
@@ -263,7 +264,6 @@ def work_item_pick(*, agent: AgentProfile, item_id, allowed_queue_ids: Iterable[
     if _capacity_left(agent, excluding=item.pk) <= 0:
         raise RoutingError("at_capacity", "You are at your chat capacity; end a chat first.")
     _assign(item=item, agent=agent, kind="picked")
-    _waiting_changed(item.channel, item.queue_id)
     return item
 
 

@@ -47,7 +47,14 @@
     button.setAttribute("aria-expanded", "false");
     button.title = label;
     button.setAttribute("data-cc-button", key);
-    button.textContent = "\uD83D\uDCAC";
+    // An inline SVG speech bubble: no icon font or emoji font needed on the host page.
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("width", "28"); svg.setAttribute("height", "28");
+    svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false");
+    var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+    svg.appendChild(path); button.appendChild(svg);
     style(button, { position: "fixed", right: "20px", bottom: "20px", width: "60px", height: "60px", "border-radius": "50%",
       border: "0", background: color || "#1f5f8b", color: "#fff", "font-size": "26px", cursor: "pointer",
       "box-shadow": "0 4px 14px rgba(0,0,0,.3)", "z-index": "2147483001", display: "flex", "align-items": "center", "justify-content": "center" });

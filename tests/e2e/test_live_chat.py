@@ -1,0 +1,124 @@
+"""A customer on another website and an agent in the workspace chat through real Chromium."""
+
+import re
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from chat.models import Conversation, Message
+from tests.e2e.netproxy import CuttableProxy
+
+pytestmark = pytest.mark.browser
+
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+@pytest.fixture
+def host_site(tmp_path):
+    """A customer's website on its own origin, serving a page with the one-tag embed."""
+    servers = []
+
+    def serve(loader_base: str) -> str:
+        (tmp_path / "index.html").write_text(
+            "<!doctype html><html><head><meta charset=utf-8><title>City housing advice</title></head>"
+            "<body><h1>City housing advice</h1>"
+            f'<script src="{loader_base}/static/widget/loader.js" data-widget="demo" data-locale="en" async></script>'
+            "</body></html>"
+        )
+        server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/index.html"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+def test_customer_and_agent_chat_through_drops_to_the_end(asgi_server, chromium, host_site):
+    call_command("load_demo")
+    proxy = CuttableProxy(target_port=int(asgi_server.url.rsplit(":", 1)[1]))
+    customer_context = chromium.new_context(locale="en-US")
+    agent_context = chromium.new_context(locale="en-US")
+    try:
+        agent = agent_context.new_page()
+        agent.set_default_timeout(15_000)
+        agent.goto(asgi_server.url + "/accounts/login/")
+        agent.get_by_label("Username").fill("agent1")
+        agent.get_by_label("Password").fill("demo")
+        agent.get_by_role("button", name="Log in").click()
+        expect(agent).to_have_url(re.compile(r"/workspace/$"))
+        expect(agent.locator("#connection")).to_have_text("Connected")
+        agent.locator("#presence").select_option("ready")
+
+        customer = customer_context.new_page()
+        customer.set_default_timeout(15_000)
+        customer.goto(host_site(proxy.url))
+        customer.get_by_role("button", name="Chat with us").click()
+        chat = customer.frame_locator("iframe[data-cc-widget]")
+        chat.get_by_role("button", name="Start chat").click()
+        expect(chat.get_by_role("log")).to_contain_text("Welcome!")
+
+        # The agent is offered the chat and accepts it; the customer sees who joined.
+        agent.get_by_role("button", name="Accept").click()
+        expect(chat.get_by_role("log")).to_contain_text("Aino joined the chat.")
+
+        # Typing both ways, then messages both ways.
+        chat.get_by_label("Your message").press_sequentially("Hei")
+        expect(agent.locator("#typing")).to_have_text("The customer is typing…")
+        chat.get_by_label("Your message").press("Enter")
+        expect(agent.locator("#log")).to_contain_text("Hei")
+        agent.locator("#text").press_sequentially("Päivää")
+        expect(chat.locator("#typing")).to_have_text("Aino is typing…")
+        agent.locator("#text").press("Enter")
+        expect(chat.get_by_role("log")).to_contain_text("Päivää")
+
+        # Markup in a message is shown as text, never run.
+        chat.get_by_label("Your message").fill(XSS)
+        chat.get_by_label("Your message").press("Enter")
+        expect(agent.locator("#log .line.customer").last).to_have_text(re.compile(re.escape(XSS)))
+        assert agent.evaluate("window.__xss") is None
+        assert customer.frame_locator("iframe").locator("body").evaluate("() => window.__xss") is None
+
+        # The customer's network drops: the agent writes meanwhile, the customer writes too.
+        proxy.cut()
+        expect(chat.locator("#status")).to_have_text("Connection lost. Reconnecting…")
+        for text in ("Are you still there?", "I found the answer"):
+            agent.locator("#text").fill(text)
+            agent.locator("#text").press("Enter")
+        chat.get_by_label("Your message").fill("Written while offline")
+        chat.get_by_label("Your message").press("Enter")
+        proxy.restore()
+        expect(chat.get_by_role("log")).to_contain_text("I found the answer", timeout=20_000)
+        expect(agent.locator("#log")).to_contain_text("Written while offline", timeout=20_000)
+        expect(chat.locator(".line.sending")).to_have_count(0)
+
+        # Nothing lost, nothing doubled, on either side.
+        conversation = Conversation.objects.get()
+        texts = list(Message.objects.filter(conversation=conversation).values_list("text", flat=True))
+        assert texts.count("Written while offline") == 1
+        assert texts.count("Are you still there?") == 1
+        expect(chat.locator(".line", has_text="Are you still there?")).to_have_count(1)
+        expect(chat.locator(".line", has_text="Written while offline")).to_have_count(1)
+        expect(agent.locator("#log .line", has_text="Written while offline")).to_have_count(1)
+
+        # The agent ends the chat; the customer is told and may rate it.
+        agent.once("dialog", lambda dialog: dialog.accept())
+        agent.get_by_role("button", name="End chat").click()
+        expect(chat.get_by_role("log")).to_contain_text("The chat has ended.")
+        chat.get_by_role("button", name="4 of 5").click()
+        expect(chat.locator("#status")).to_have_text("Thank you for your feedback!")
+        for _ in range(50):
+            conversation.refresh_from_db()
+            if conversation.rating:
+                break
+            agent.wait_for_timeout(100)
+        assert (conversation.state, conversation.ended_by, conversation.rating) == ("ended", "agent", 4)
+    finally:
+        customer_context.close()
+        agent_context.close()
+        proxy.close()
