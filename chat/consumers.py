@@ -13,9 +13,10 @@ import json
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import validate_host
@@ -33,6 +34,17 @@ from .routing_handlers import offer_frame
 from .services import ChatError
 
 logger = logging.getLogger(__name__)
+
+
+# Frames of different sockets run their services side by side in this pool (each service is
+# its own transaction), instead of queueing behind Channels' one shared sync thread. One
+# process-wide pool, so the threads, and the database connections they hold, are bounded.
+DB_EXECUTOR = ThreadPoolExecutor(max_workers=settings.CC_DB_THREADS, thread_name_prefix="chat-db")
+
+
+def database_sync_to_async(func):
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=DB_EXECUTOR)
+
 
 AUTH_TIMEOUT_SECONDS = 10
 CLOSE_UNAUTHORIZED = 4401
@@ -262,12 +274,13 @@ class CustomerConsumer(FrameConsumer):
         self.seqs.advance(self.conversation_id, seq)
 
     async def frame_message(self, frame: dict) -> None:
-        await database_sync_to_async(services.message_post_by_customer)(
+        _, created = await database_sync_to_async(services.message_post_by_customer)(
             conversation_id=self.conversation_id, client_id=frame.get("client_id"), text=frame.get("text")
         )
-        # The stored message comes back through the group as the acknowledgement; if it had
-        # already been stored (a resend), replay makes sure this socket has it.
-        await self.replay()
+        # A new message comes back through the group as the acknowledgement; a resend of one
+        # stored earlier is acknowledged from the database.
+        if not created:
+            await self.replay()
 
     async def frame_typing(self, frame: dict) -> None:
         active = frame.get("active")

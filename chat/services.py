@@ -267,7 +267,11 @@ def _validate_client_id(client_id) -> uuid.UUID | None:
 
 
 def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Message, bool]:
-    """Store the customer's message once per client_id; returns (message, created)."""
+    """Store the customer's message once per client_id; returns (message, created).
+
+    The hot path of the relay: one UPDATE takes the seq, checks the chat is open and marks
+    the customer present; one INSERT stores the message.
+    """
     text = _validate_text(text)
     client_uuid = _validate_client_id(client_id)
     existing = _existing_message(conversation_id, client_uuid)
@@ -275,18 +279,28 @@ def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Messa
         return existing, False
     try:
         with transaction.atomic():
-            conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-            if conversation.state == Conversation.State.ENDED:
-                raise ChatError("ended", "This chat has ended.")
-            message = _store_message(
-                conversation,
-                role=Message.Role.CUSTOMER,
-                text=text,
-                name=conversation.contact.name,
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE chat_conversation SET last_seq = last_seq + 1, customer_seen_at = now() "
+                    "WHERE id = %s AND state <> 'ended' "
+                    "RETURNING last_seq, (SELECT name FROM routing_contact WHERE id = contact_id)",
+                    [conversation_id],
+                )
+                row = cursor.fetchone()
+            if row is None:
+                if Conversation.objects.filter(pk=conversation_id).exists():
+                    raise ChatError("ended", "This chat has ended.")
+                raise ChatError("not_found", "No such conversation.")
+            seq, name = row
+            message = Message.objects.create(
+                conversation_id=conversation_id,
+                seq=seq,
                 client_id=client_uuid,
+                author_role=Message.Role.CUSTOMER,
+                author_name=name or "",
+                text=text,
             )
-            conversation.customer_seen_at = timezone.now()
-            conversation.save(update_fields=["customer_seen_at"])
+            publish_on_commit(groups=[conv_group(conversation_id)], event=message_frame(message, for_agent=True))
     except IntegrityError:
         existing = _existing_message(conversation_id, client_uuid)
         if existing is None:

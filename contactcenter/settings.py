@@ -58,8 +58,15 @@ for _origin in CSRF_TRUSTED_ORIGINS:
         raise ConfigurationError(f"CSRF_TRUSTED_ORIGINS entry {_origin!r} must start with http:// or https://")
 
 DATABASES = {"default": parse_database_url("DATABASE_URL", env_str("DATABASE_URL", ""))}
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("CC_DB_CONN_MAX_AGE", 0, minimum=0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A psycopg connection pool per process: WebSocket frames hit the database from a thread
+# pool, and opening a connection per frame would cost more than the frame's own queries.
+CC_DB_THREADS = env_int("CC_DB_THREADS", 8, minimum=1)  # WebSocket frames' database threads per process
+DB_POOL_SIZE = env_int("CC_DB_POOL_SIZE", CC_DB_THREADS + 4, minimum=0)
+if DB_POOL_SIZE:
+    DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CC_DB_CONN_MAX_AGE", 0, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = parse_redis_url("REDIS_URL", env_str("REDIS_URL", "")).url

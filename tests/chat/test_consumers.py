@@ -5,7 +5,7 @@ import json
 import uuid
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async  # closes its DB connections
 from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
@@ -38,6 +38,8 @@ async def until(communicator, predicate, within=5.0):
         try:
             raw = await communicator.receive_from(timeout=remaining)
         except TimeoutError:
+            if communicator.future.done() and not communicator.future.cancelled():
+                raise AssertionError(f"consumer crashed: {communicator.future.exception()!r}")
             raise AssertionError(f"no matching frame; saw {seen}") from None
         frame = json.loads(raw)
         seen.append(frame)

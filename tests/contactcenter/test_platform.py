@@ -6,7 +6,7 @@ import logging
 import zoneinfo
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async  # closes its DB connections
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
