@@ -217,9 +217,8 @@ async def run(args) -> None:
     print(f"conversations      {len(paired_ids)}")
     print(f"messages sent      {len(stats.sent)} in {window:.1f} s (target {args.rate}/s)")
     print(f"messages delivered {received} ({received / window:.0f}/s)")
-    print(
-        f"latency ms         p50 {pct(50):.1f}  p90 {pct(90):.1f}  p99 {pct(99):.1f}  max {latencies[-1] if latencies else float('nan'):.1f}"
-    )
+    worst = latencies[-1] if latencies else float("nan")
+    print(f"latency ms         p50 {pct(50):.1f}  p90 {pct(90):.1f}  p99 {pct(99):.1f}  max {worst:.1f}")
     if latencies:
         print(f"latency mean ms    {statistics.fmean(latencies):.1f}")
     print(f"lost               {lost}")

@@ -39,7 +39,7 @@ async def until(communicator, predicate, within=5.0):
             raw = await communicator.receive_from(timeout=remaining)
         except TimeoutError:
             if communicator.future.done() and not communicator.future.cancelled():
-                raise AssertionError(f"consumer crashed: {communicator.future.exception()!r}")
+                raise AssertionError(f"consumer crashed: {communicator.future.exception()!r}") from None
             raise AssertionError(f"no matching frame; saw {seen}") from None
         frame = json.loads(raw)
         seen.append(frame)
