@@ -147,6 +147,9 @@ class FrameConsumer(AsyncWebsocketConsumer):
             if frame["type"] != "auth":
                 await self.close(code=CLOSE_UNAUTHORIZED)
                 return
+            # The deadline is for the client to send its credentials, not for us to check them.
+            if self.auth_deadline is not None:
+                self.auth_deadline.cancel()
             await self.authenticate(frame)
             return
         if not self.limiter.allow():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from contactcenter.realtime import publish_now, publish_on_commit
 from routing.models import AgentProfile, Queue, WorkItem
@@ -13,7 +14,7 @@ from . import selectors, services
 from .frames import conversation_summary
 from .models import Conversation
 
-_pending = threading.local()
+logger = logging.getLogger(__name__)
 
 
 def offer_frame(item: WorkItem, conversation: Conversation) -> dict:
@@ -42,29 +43,49 @@ class ChatWorkItemHandler:
         publish_on_commit(groups=[f"agent.{agent.user_id}"], event=frame)
 
     def waiting_changed(self, *, queue_id: int) -> None:
-        # Many changes in one transaction notify once, after commit.
-        pending = getattr(_pending, "queues", None)
-        if pending is None:
-            pending = _pending.queues = set()
-        if queue_id in pending:
+        transaction.on_commit(lambda: schedule_publish_waiting(queue_id=queue_id), robust=True)
+
+
+# Waiting lists change with every start, offer and answer; at a thousand waiting chats,
+# publishing each change would be a million frames. Changes within WAITING_DEBOUNCE_SECONDS
+# are published once, per queue and process.
+WAITING_DEBOUNCE_SECONDS = 0.3
+# Customers past this place get their position when they reach it (or on reconnect).
+POSITION_UPDATES_FOR_FIRST = 200
+_timers: dict[int, threading.Timer] = {}
+_timers_lock = threading.Lock()
+
+
+def schedule_publish_waiting(*, queue_id: int) -> None:
+    with _timers_lock:
+        if queue_id in _timers:
             return
-        pending.add(queue_id)
+        timer = threading.Timer(WAITING_DEBOUNCE_SECONDS, _publish_waiting_later, kwargs={"queue_id": queue_id})
+        timer.daemon = True
+        _timers[queue_id] = timer
+    timer.start()
 
-        def notify() -> None:
-            pending.discard(queue_id)
-            publish_waiting(queue_id=queue_id)
 
-        transaction.on_commit(notify, robust=True)
+def _publish_waiting_later(*, queue_id: int) -> None:
+    with _timers_lock:
+        _timers.pop(queue_id, None)
+    try:
+        publish_waiting(queue_id=queue_id)
+    except Exception:
+        logger.exception("publishing the waiting list of queue %s failed", queue_id)
+    finally:
+        connection.close()
 
 
 def publish_waiting(*, queue_id: int) -> None:
-    """Tell agents watching the queue its waiting list, and each waiting customer their place."""
+    """Tell agents watching the queue its waiting list, and waiting customers their place."""
     queue = Queue.objects.filter(pk=queue_id).first()
     if queue is None:
         return
     update = selectors.queue_update_frame(queue=queue)
-    publish_now(groups=[f"queue.{queue_id}"], event=update)
     estimate = selectors.WaitEstimate(queue=queue)
-    for waiting in update["waiting"]:
-        frame = selectors.queue_frame(position=waiting["position"], estimate=estimate)
-        publish_now(groups=[services.conv_group(waiting["conversation_id"])], event=frame)
+    in_line = selectors.waiting_conversations(queue_id=queue_id, limit=POSITION_UPDATES_FOR_FIRST)
+    for position, conversation in enumerate(in_line, start=1):
+        frame = selectors.queue_frame(position=position, estimate=estimate)
+        publish_now(groups=[services.conv_group(conversation.pk)], event=frame)
+    publish_now(groups=[f"queue.{queue_id}"], event=update)

@@ -84,24 +84,34 @@ def queue_frame(*, position: int, estimate: WaitEstimate) -> dict:
     return {"type": "queue", "position": position, "estimated_wait_seconds": estimate.seconds(position)}
 
 
-def waiting_conversations(*, queue_id: int) -> list[Conversation]:
+def waiting_conversations(*, queue_id: int, limit: int = 1000) -> list[Conversation]:
     references = list(
         WorkItem.objects.filter(queue_id=queue_id, state__in=WAITING_STATES, channel=WorkItem.Channel.CHAT)
         .order_by("-priority", "enqueued_at")
-        .values_list("reference", flat=True)
+        .values_list("reference", flat=True)[:limit]
     )
     by_id = {str(c.pk): c for c in Conversation.objects.filter(pk__in=references).select_related("queue", "contact")}
     return [by_id[ref] for ref in references if ref in by_id]
 
 
+QUEUE_UPDATE_LIMIT = 100
+
+
 def queue_update_frame(*, queue: Queue) -> dict:
-    """The waiting list of one queue as agents see it (A2)."""
+    """The waiting list of one queue as agents see it (A2): the first QUEUE_UPDATE_LIMIT in
+    line with their details, and how many wait in all."""
     waiting = []
-    for position, conversation in enumerate(waiting_conversations(queue_id=queue.pk), start=1):
+    conversations = waiting_conversations(queue_id=queue.pk, limit=max(QUEUE_UPDATE_LIMIT, 200))
+    for position, conversation in enumerate(conversations[:QUEUE_UPDATE_LIMIT], start=1):
         summary = conversation_summary(conversation)
         summary["position"] = position
         waiting.append(summary)
-    return {"type": "queue_update", "queue": {"id": queue.pk, "name": queue.name}, "waiting": waiting}
+    return {
+        "type": "queue_update",
+        "queue": {"id": queue.pk, "name": queue.name},
+        "waiting": waiting,
+        "total": WorkItem.objects.filter(queue=queue, state__in=WAITING_STATES).count(),
+    }
 
 
 def items_after(*, conversation_id, after_seq: int, for_agent: bool) -> list[dict]:

@@ -5,7 +5,7 @@
   var T = JSON.parse(document.getElementById("cc-texts").textContent);
   var $ = function (id) { return document.getElementById(id); };
   var lang = document.documentElement.lang || "en";
-  var S = { ws: null, retry: 0, convs: {}, current: null, waiting: {}, offers: {}, peek: null, typingSent: 0, typingTimer: null };
+  var S = { ws: null, retry: 0, convs: {}, current: null, waiting: {}, totals: {}, offers: {}, peek: null, typingSent: 0, typingTimer: null };
 
   function fmt(text, values) { return text.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] === undefined ? "" : values[k]; }); }
   function uuid4() {
@@ -56,7 +56,7 @@
   function onFrame(f) {
     switch (f.type) {
       case "presence": $("presence").value = f.state === "offline" ? "not_ready" : f.state; $("presence-reason").value = f.reason || ""; break;
-      case "queue_update": S.waiting[f.queue.id] = f.waiting; renderWaiting(); break;
+      case "queue_update": S.waiting[f.queue.id] = f.waiting; S.totals[f.queue.id] = f.total; renderWaiting(); break;
       case "offer": addOffer(f); break;
       case "offer_withdrawn": removeOffer(f.conversation_id); break;
       case "assigned": removeOffer(f.conversation_id); openConversation(f); break;
@@ -103,7 +103,8 @@
     Object.keys(S.waiting).forEach(function (q) { all = all.concat(S.waiting[q]); });
     all.sort(function (a, b) { return a.started_at < b.started_at ? -1 : 1; });
     var list = $("waiting"); list.textContent = "";
-    $("waiting-count").textContent = all.length ? "(" + all.length + ")" : "";
+    var total = Object.keys(S.totals).reduce(function (n, q) { return n + (S.totals[q] || 0); }, 0);
+    $("waiting-count").textContent = total ? "(" + total + ")" : "";
     if (!all.length) { list.appendChild(el("li", "muted", T.no_waiting)); return; }
     all.forEach(function (w) {
       var li = el("li", "waiting-item");
