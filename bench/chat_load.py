@@ -51,6 +51,8 @@ class Stats:
         self.window_end: float | None = None
 
     def delivered(self, message_id: str, sent_at_ns: int) -> None:
+        if message_id not in self.sent:
+            return
         self.received[message_id] += 1
         if self.received[message_id] == 1:
             self.latencies.append((time.perf_counter_ns() - sent_at_ns) / 1e6)
@@ -83,7 +85,11 @@ async def agent_session(ws_url: str, token: str, stats: Stats, conversations: di
                     await ws.send(json.dumps({"type": "accept", "conversation_id": frame["conversation_id"]}))
                 elif kind == "assigned":
                     conversations.setdefault(frame["conversation_id"], {})["agent"] = outbox
-                elif kind == "message" and frame.get("author", {}).get("role") == "customer":
+                elif (
+                    kind == "message"
+                    and frame.get("author", {}).get("role") == "customer"
+                    and frame.get("conversation_id") in conversations
+                ):
                     parsed = untag(frame["text"])
                     if parsed:
                         stats.delivered(*parsed)
@@ -179,6 +185,7 @@ async def run(args) -> None:
 
         # Send at the set total rate, alternating customer and agent turns per conversation.
         interval = 1 / args.rate
+        run_id = uuid.uuid4().hex[:8]  # texts of earlier runs never count as this run's
         stats.window_start = time.perf_counter()
         end = stats.window_start + args.duration
         n = 0
@@ -186,7 +193,7 @@ async def run(args) -> None:
         while time.perf_counter() < end and paired_ids:
             cid = paired_ids[n % len(paired_ids)]
             side = "customer" if (n // len(paired_ids)) % 2 == 0 else "agent"
-            message_id = f"{n}"
+            message_id = f"{run_id}-{n}"
             stats.sent.add(message_id)
             text = tag(message_id)
             if side == "customer":

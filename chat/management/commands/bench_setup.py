@@ -7,11 +7,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from chat.demo import DEMO_PASSWORD
-from chat.models import Widget
+from chat.models import Conversation, Widget
+from chat.services import conversation_end
 from routing.models import MIDNIGHT, AgentProfile, Queue, QueueMembership, WeeklySlot
 from routing.roles import AGENT
 
@@ -24,7 +24,6 @@ class Command(BaseCommand):
         parser.add_argument("--capacity", type=int, default=8)
         parser.add_argument("--assignment", choices=["direct", "offer"], default="direct")
 
-    @transaction.atomic
     def handle(self, *args, agents: int, capacity: int, assignment: str, **options):
         if not settings.DEMO_MODE:
             raise CommandError("bench data has well-known passwords; it loads only with CC_DEMO_MODE=true")
@@ -34,6 +33,11 @@ class Command(BaseCommand):
         for weekday in range(7):
             WeeklySlot.objects.get_or_create(queue=queue, weekday=weekday, opens=MIDNIGHT, closes=MIDNIGHT)
         Widget.objects.update_or_create(key="bench", defaults={"name": "Bench", "queue": queue, "is_active": True})
+        # A clean start: chats an earlier, interrupted run left open would hold agents' capacity.
+        for conversation_id in (
+            Conversation.objects.filter(queue=queue).exclude(state="ended").values_list("pk", flat=True)
+        ):
+            conversation_end(conversation_id=conversation_id, ended_by="system", reason="bench_reset")
         group, _ = Group.objects.get_or_create(name=AGENT)
         tokens = []
         for number in range(1, agents + 1):
