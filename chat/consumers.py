@@ -50,6 +50,7 @@ AUTH_TIMEOUT_SECONDS = 10
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CUSTOMER_HEARTBEAT_SECONDS = 20
+AGENT_HEARTBEAT_SECONDS = 30
 MAX_FRAME_BYTES = 32 * 1024
 
 
@@ -331,6 +332,7 @@ class AgentConsumer(FrameConsumer):
         self.seqs = SeqTracker()
         self.conversations: set[str] = set()
         self.queue_ids: list[int] = []
+        self.heartbeat: asyncio.Task | None = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -360,6 +362,8 @@ class AgentConsumer(FrameConsumer):
         self.authenticated = True
         self.user, self.agent = user, snapshot["agent"]
         self.queue_ids = snapshot["queue_ids"]
+        await database_sync_to_async(routing.agent_socket_opened)(agent=self.agent, socket_id=self.channel_name)
+        self.heartbeat = asyncio.create_task(self._keep_alive())
         await self.join(f"agent.{user.pk}")
         if snapshot["supervisor"]:
             await self.join("supervisors")
@@ -372,6 +376,18 @@ class AgentConsumer(FrameConsumer):
             await self.send_frame(frame)
         for frame in snapshot["assigned"]:
             await self._open_conversation(frame, after_seq=0)
+
+    async def _keep_alive(self):
+        while True:
+            await asyncio.sleep(AGENT_HEARTBEAT_SECONDS)
+            await database_sync_to_async(routing.agent_socket_opened)(agent=self.agent, socket_id=self.channel_name)
+
+    async def disconnect(self, code):
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        if self.agent is not None:
+            await database_sync_to_async(routing.agent_socket_closed)(agent=self.agent, socket_id=self.channel_name)
+        await super().disconnect(code)
 
     async def _open_conversation(self, assigned_frame: dict, *, after_seq: int) -> None:
         conversation_id = assigned_frame["conversation_id"]

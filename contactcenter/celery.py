@@ -25,6 +25,10 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "routing-expire-offers": {"task": "routing.tasks.expire_offers", "schedule": 2.0},
     "routing-route-waiting-work": {"task": "routing.tasks.route_waiting_work", "schedule": 5.0},
+    "routing-offline-agents-without-sockets": {
+        "task": "routing.tasks.offline_agents_without_sockets",
+        "schedule": 30.0,
+    },
     "chat-end-chats-of-gone-customers": {"task": "chat.tasks.end_chats_of_gone_customers", "schedule": 10.0},
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -15,6 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contactcenter.realtime import publish_on_commit
+from contactcenter.redis_client import get_redis
+from contactcenter.redis_client import key as redis_key
 
 from . import locks
 from .handlers import handler_for
@@ -332,3 +335,41 @@ def _after_commit_route(queue_id: int) -> None:
 
 def _waiting_changed(channel: str, queue_id: int) -> None:
     handler_for(channel).waiting_changed(queue_id=queue_id)
+
+
+# --- the agent's connections ------------------------------------------------------------
+
+SOCKET_STALE_SECONDS = 90
+
+
+def _sockets_key(agent_id: int) -> str:
+    return redis_key("agent", str(agent_id), "sockets")
+
+
+def agent_socket_opened(*, agent: AgentProfile, socket_id: str) -> None:
+    """Remember a live workspace connection; refreshed by the socket while it stays open."""
+    get_redis().zadd(_sockets_key(agent.pk), {socket_id: time.time()})
+
+
+def agent_socket_closed(*, agent: AgentProfile, socket_id: str) -> None:
+    """When an agent's last connection closes, they go offline: no chats to a closed browser."""
+    key = _sockets_key(agent.pk)
+    client = get_redis()
+    client.zrem(key, socket_id)
+    client.zremrangebyscore(key, 0, time.time() - SOCKET_STALE_SECONDS)
+    if client.zcard(key) == 0:
+        presence_set(agent=agent, presence=AgentProfile.Presence.OFFLINE, reason="disconnected")
+
+
+def agents_without_sockets_offline() -> int:
+    """Safety net for connections lost with their process: agents present but unseen go offline."""
+    changed = 0
+    present = AgentProfile.objects.exclude(presence=AgentProfile.Presence.OFFLINE)
+    client = get_redis()
+    for agent in present.iterator():
+        key = _sockets_key(agent.pk)
+        client.zremrangebyscore(key, 0, time.time() - SOCKET_STALE_SECONDS)
+        if client.zcard(key) == 0:
+            presence_set(agent=agent, presence=AgentProfile.Presence.OFFLINE, reason="disconnected")
+            changed += 1
+    return changed

@@ -13,3 +13,8 @@ def expire_offers() -> int:
 @shared_task(ignore_result=True)
 def route_waiting_work() -> int:
     return services.route_all()
+
+
+@shared_task(ignore_result=True)
+def offline_agents_without_sockets() -> int:
+    return services.agents_without_sockets_offline()

@@ -12,6 +12,7 @@ from rest_framework.authtoken.models import Token
 from chat import consumers, services
 from chat.models import Conversation, Message
 from contactcenter.asgi import application
+from routing.models import AgentProfile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -283,3 +284,15 @@ async def test_an_agent_cannot_touch_other_queues_chats(start, outsider_agent):
     state = await sync_to_async(lambda: Conversation.objects.get(pk=cid).state)()
     assert state == "queued"
     await outsider.disconnect()
+
+
+async def test_an_agent_goes_offline_when_the_last_workspace_socket_closes(agent, agent_token):
+    first, second = await agent_socket(agent_token), await agent_socket(agent_token)
+    await send(first, {"type": "presence", "state": "ready"})
+    await until(first, lambda f: f["type"] == "presence" and f["state"] == "ready")
+    await first.disconnect()
+    presence = await sync_to_async(lambda: AgentProfile.objects.get(pk=agent.pk).presence)()
+    assert presence == "ready"  # still in the workspace in another tab
+    await second.disconnect()
+    agent_profile = await sync_to_async(AgentProfile.objects.get)(pk=agent.pk)
+    assert (agent_profile.presence, agent_profile.presence_reason) == ("offline", "disconnected")
