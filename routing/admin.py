@@ -1,0 +1,116 @@
+"""The configuration console for routing: queues with hours and members, skills, agents."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .models import (
+    AgentProfile,
+    AgentSkill,
+    Contact,
+    OpeningException,
+    Queue,
+    QueueMembership,
+    Skill,
+    WeeklySlot,
+    WorkItem,
+)
+
+
+class WeeklySlotInline(admin.TabularInline):
+    model = WeeklySlot
+    extra = 0
+
+
+class OpeningExceptionInline(admin.TabularInline):
+    model = OpeningException
+    extra = 0
+
+
+class QueueMembershipInline(admin.TabularInline):
+    model = QueueMembership
+    extra = 0
+    autocomplete_fields = ["agent"]
+
+
+@admin.register(Queue)
+class QueueAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "is_active",
+        "assignment_mode",
+        "time_zone",
+        "holiday_country",
+        "service_level_target_seconds",
+    ]
+    list_filter = ["is_active", "assignment_mode"]
+    search_fields = ["name"]
+    inlines = [WeeklySlotInline, OpeningExceptionInline, QueueMembershipInline]
+    fieldsets = [
+        (None, {"fields": ["name", "is_active", "assignment_mode", "offer_timeout_seconds"]}),
+        (_("Opening hours"), {"fields": ["time_zone", "holiday_country", "closed_message", "offline_form_enabled"]}),
+        (_("Customers"), {"fields": ["welcome_message", "customer_grace_seconds", "service_level_target_seconds"]}),
+    ]
+
+
+@admin.register(Skill)
+class SkillAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+class AgentSkillInline(admin.TabularInline):
+    model = AgentSkill
+    extra = 0
+    autocomplete_fields = ["skill"]
+
+
+class AgentQueueInline(admin.TabularInline):
+    model = QueueMembership
+    extra = 0
+    autocomplete_fields = ["queue"]
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "display_name", "chat_capacity", "presence", "presence_reason", "presence_since"]
+    list_filter = ["presence"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "display_name"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["presence", "presence_reason", "presence_since", "last_assigned_at"]
+    inlines = [AgentQueueInline, AgentSkillInline]
+    actions = ["log_on_all_queues", "log_off_all_queues"]
+
+    @admin.action(description=_("Log on to all their queues"))
+    def log_on_all_queues(self, request, queryset):
+        for agent in queryset:
+            services.queue_log_on(agent=agent, logged_on=True)
+
+    @admin.action(description=_("Log off from all their queues"))
+    def log_off_all_queues(self, request, queryset):
+        for agent in queryset:
+            services.queue_log_on(agent=agent, logged_on=False)
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "email", "phone", "created_at"]
+    search_fields = ["name", "email", "phone"]
+    readonly_fields = ["visitor_id", "created_at"]
+
+
+@admin.register(WorkItem)
+class WorkItemAdmin(admin.ModelAdmin):
+    list_display = ["channel", "reference", "queue", "state", "agent", "enqueued_at", "assigned_at"]
+    list_filter = ["state", "channel", "queue"]
+    list_select_related = ["queue", "agent__user"]
+    readonly_fields = [field.name for field in WorkItem._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
