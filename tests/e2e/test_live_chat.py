@@ -122,3 +122,46 @@ def test_customer_and_agent_chat_through_drops_to_the_end(asgi_server, chromium,
         customer_context.close()
         agent_context.close()
         proxy.close()
+
+
+def test_widget_on_a_phone_by_keyboard_minimise_keeps_close_ends(asgi_server, chromium, host_site):
+    call_command("load_demo")
+    context = chromium.new_context(viewport={"width": 390, "height": 740}, locale="fi-FI", has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(host_site(asgi_server.url))
+        button = page.locator("[data-cc-button]")
+        expect(button).to_be_visible()
+        page.keyboard.press("Tab")
+        expect(button).to_be_focused()
+        page.keyboard.press("Enter")
+        frame = page.locator("iframe[data-cc-widget]")
+        expect(frame).to_be_visible()
+        box = frame.bounding_box()
+        assert (box["width"], box["height"]) == (390, 740)  # the whole phone screen
+
+        chat = page.frame_locator("iframe[data-cc-widget]")
+        chat.get_by_role("button", name="Start chat").click()
+        expect(chat.get_by_role("log")).to_contain_text("Welcome!")
+        chat.get_by_label("Your message").fill("Minimoin hetkeksi")
+        chat.get_by_label("Your message").press("Enter")
+        expect(chat.locator(".line.customer:not(.sending)")).to_have_count(1)
+
+        chat.get_by_role("button", name="Minimise chat").click()
+        expect(frame).to_be_hidden()
+        expect(button).to_be_visible()
+        button.click()
+        expect(chat.get_by_role("log")).to_contain_text("Minimoin hetkeksi")  # same chat, kept
+        assert Conversation.objects.get().state == "queued"
+
+        chat.get_by_role("button", name="Close chat").click()
+        expect(frame).to_have_count(0)
+        for _ in range(50):
+            if Conversation.objects.get().state == "ended":
+                break
+            page.wait_for_timeout(100)
+        conversation = Conversation.objects.get()
+        assert (conversation.state, conversation.ended_by) == ("ended", "customer")
+    finally:
+        context.close()
