@@ -231,6 +231,9 @@ class CustomerConsumer(FrameConsumer):
                 await self.send_frame(queue_frame)
         if conversation.state != Conversation.State.ENDED:
             await database_sync_to_async(services.customer_seen)(conversation_id=self.conversation_id)
+            await database_sync_to_async(services.customer_presence_publish)(
+                conversation_id=self.conversation_id, online=True
+            )
             self.heartbeat = asyncio.create_task(self._keep_seen())
 
     async def _keep_seen(self):
@@ -242,6 +245,9 @@ class CustomerConsumer(FrameConsumer):
     async def disconnect(self, code):
         if self.heartbeat is not None:
             self.heartbeat.cancel()
+            await database_sync_to_async(services.customer_presence_publish)(
+                conversation_id=self.conversation_id, online=False
+            )
         await super().disconnect(code)
 
     async def replay(self) -> None:

@@ -467,6 +467,12 @@ def rating_give(*, conversation_id, score, comment: str = "") -> Conversation:
     return conversation
 
 
+def customer_presence_publish(*, conversation_id, online: bool) -> None:
+    """Tell the agents whether the customer's chat window is connected (W7); not stored."""
+    frame = {"type": "customer_presence", "conversation_id": str(conversation_id), "online": online}
+    publish_now(groups=[agents_group(conversation_id)], event=frame)
+
+
 def typing_publish(*, conversation_id, role: str, name: str, active: bool, user_id: int | None = None) -> None:
     """Typing is the one thing not stored: published at once, lost if nobody listens."""
     frame = {"type": "typing", "conversation_id": str(conversation_id), "role": role, "name": name, "active": active}

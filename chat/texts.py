@@ -88,6 +88,7 @@ def workspace_texts() -> dict[str, str]:
         "no_history": _("No earlier conversations."),
         "typing": _("%(name)s is typing…"),
         "customer_typing": _("The customer is typing…"),
+        "customer_offline": _("The customer's chat window is closed or offline."),
         "joined": _("%(name)s joined the chat."),
         "left": _("%(name)s left the chat."),
         "ended": _("The chat has ended."),

@@ -62,6 +62,7 @@
       case "assigned": removeOffer(f.conversation_id); openConversation(f); break;
       case "message": case "event": onItem(f); break;
       case "typing": onTyping(f); break;
+      case "customer_presence": onCustomerPresence(f); break;
       case "offline_message": loadOfflineMessages(); break;
       case "error": showError(f); break;
     }
@@ -205,6 +206,7 @@
       .forEach(function (f) { log.appendChild(renderItem(f)); });
     log.scrollTop = log.scrollHeight;
     $("typing").textContent = c.typing;
+    $("customer-state").textContent = c.customerOffline && !c.ended ? T.customer_offline : "";
     c.unread = 0; renderListItem(c);
     if (c.lastSeq) { send({ type: "read", conversation_id: id, seq: c.lastSeq }); }
     loadCustomer(id);
@@ -221,6 +223,13 @@
     var text = f.active ? (f.role === "customer" ? T.customer_typing : fmt(T.typing, { name: f.name })) : "";
     c.typing = text; renderListItem(c);
     if (S.current === f.conversation_id) { $("typing").textContent = text; }
+  }
+
+  function onCustomerPresence(f) {
+    var c = S.convs[f.conversation_id]; if (!c || c.ended) { return; }
+    c.customerOffline = !f.online;
+    c.li.classList.toggle("customer-offline", !f.online);
+    if (S.current === f.conversation_id) { $("customer-state").textContent = f.online ? "" : T.customer_offline; }
   }
 
   /* --- the customer panel (A4) --- */

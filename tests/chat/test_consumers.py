@@ -129,6 +129,7 @@ async def test_a_whole_chat_on_the_wire(start, agent, agent_token):
 
     await send(customer, {"type": "end"})
     ended = await until(agent_ws, lambda f: f["type"] == "event" and f["event"] == "ended")
+    assert ended["conversation_id"] == cid
     assert ended["data"]["by"] == "customer"
     await until(customer, lambda f: f["type"] == "event" and f["event"] == "ended")
     await send(customer, {"type": "rating", "score": 4})
@@ -155,7 +156,9 @@ async def test_reconnect_replays_what_was_missed_then_goes_live(start, agent, ag
 
     customer = await customer_socket(token)
     joined = await until(customer, lambda f: f["type"] == "event" and f["event"] == "agent_joined")
+    await until(agent_ws, lambda f: f["type"] == "customer_presence" and f["online"])
     await customer.disconnect()
+    await until(agent_ws, lambda f: f["type"] == "customer_presence" and not f["online"])
 
     for text in ("one", "two"):
         await send(agent_ws, {"type": "message", "conversation_id": cid, "client_id": str(uuid.uuid4()), "text": text})
