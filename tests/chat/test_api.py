@@ -33,7 +33,7 @@ def test_status_describes_the_widget(api, widget, ready_agent):
     assert (body["agents_available"], body["queue_length"], body["estimated_wait_seconds"]) == (1, 0, 0)
     assert body["prechat_fields"] == [{"name": "topic", "label": "Aihe", "type": "text", "required": True}]
     assert body["locale"] == "fi"
-    assert body["button_label"] == "Keskustele kanssamme"
+    assert body["button_label"] == "Chattaa kanssamme"
     assert api.get("/api/v1/widget/no-such-widget/status").status_code == 404
 
 
