@@ -96,11 +96,9 @@
       var d = f.data || {};
       var text = { agent_joined: fmt(T.joined, { name: d.name || T.agent }), agent_left: fmt(T.left, { name: d.name || T.agent }),
                    transferred: T.transferred, ended: T.ended, closing_soon: T.closing_soon }[f.event];
-      if (f.event === "queued") {
-        text = d.agents_available ? "" : T.busy;
-        if (d.position) { queueInfo(d.position, d.estimated_wait_seconds); }
-      }
+      if (f.event === "queued") { text = d.agents_available ? "" : T.busy; }
       if (text) { addLine("system", "", text, f.at); }
+      if (f.event === "queued" && d.position && !state.ended) { queueInfo(d.position, d.estimated_wait_seconds); }
       if (f.event === "agent_joined") { $("queue-info") && $("queue-info").remove(); }
       if (f.event === "ended") { onEnded(); }
     }

@@ -55,7 +55,7 @@
 
   function onFrame(f) {
     switch (f.type) {
-      case "presence": $("presence").value = f.state === "offline" ? "not_ready" : f.state; $("presence-reason").value = f.reason || ""; break;
+      case "presence": $("presence").value = f.state; $("presence-reason").value = f.reason || ""; break;
       case "queue_update": S.waiting[f.queue.id] = f.waiting; S.totals[f.queue.id] = f.total; renderWaiting(); break;
       case "offer": addOffer(f); break;
       case "offer_withdrawn": removeOffer(f.conversation_id); break;
