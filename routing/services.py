@@ -340,6 +340,7 @@ def _waiting_changed(channel: str, queue_id: int) -> None:
 # --- the agent's connections ------------------------------------------------------------
 
 SOCKET_STALE_SECONDS = 90
+AGENT_RECONNECT_GRACE_SECONDS = 20
 
 
 def _sockets_key(agent_id: int) -> str:
@@ -352,24 +353,28 @@ def agent_socket_opened(*, agent: AgentProfile, socket_id: str) -> None:
 
 
 def agent_socket_closed(*, agent: AgentProfile, socket_id: str) -> None:
-    """When an agent's last connection closes, they go offline: no chats to a closed browser."""
-    key = _sockets_key(agent.pk)
+    """An agent's connection closed. If none is left after a grace time (a reload, a network
+    blip), the agent goes offline, so no chat waits on a closed browser."""
+    from .tasks import offline_if_no_socket
+
+    get_redis().zrem(_sockets_key(agent.pk), socket_id)
+    offline_if_no_socket.apply_async((agent.pk,), countdown=AGENT_RECONNECT_GRACE_SECONDS)
+
+
+def agent_offline_if_no_socket(*, agent_id: int) -> bool:
+    key = _sockets_key(agent_id)
     client = get_redis()
-    client.zrem(key, socket_id)
     client.zremrangebyscore(key, 0, time.time() - SOCKET_STALE_SECONDS)
-    if client.zcard(key) == 0:
-        presence_set(agent=agent, presence=AgentProfile.Presence.OFFLINE, reason="disconnected")
+    if client.zcard(key):
+        return False
+    agent = AgentProfile.objects.filter(pk=agent_id).exclude(presence=AgentProfile.Presence.OFFLINE).first()
+    if agent is None:
+        return False
+    presence_set(agent=agent, presence=AgentProfile.Presence.OFFLINE, reason="disconnected")
+    return True
 
 
 def agents_without_sockets_offline() -> int:
     """Safety net for connections lost with their process: agents present but unseen go offline."""
-    changed = 0
-    present = AgentProfile.objects.exclude(presence=AgentProfile.Presence.OFFLINE)
-    client = get_redis()
-    for agent in present.iterator():
-        key = _sockets_key(agent.pk)
-        client.zremrangebyscore(key, 0, time.time() - SOCKET_STALE_SECONDS)
-        if client.zcard(key) == 0:
-            presence_set(agent=agent, presence=AgentProfile.Presence.OFFLINE, reason="disconnected")
-            changed += 1
-    return changed
+    present = AgentProfile.objects.exclude(presence=AgentProfile.Presence.OFFLINE).values_list("pk", flat=True)
+    return sum(agent_offline_if_no_socket(agent_id=agent_id) for agent_id in list(present))

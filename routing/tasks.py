@@ -18,3 +18,8 @@ def route_waiting_work() -> int:
 @shared_task(ignore_result=True)
 def offline_agents_without_sockets() -> int:
     return services.agents_without_sockets_offline()
+
+
+@shared_task(ignore_result=True)
+def offline_if_no_socket(agent_id: int) -> bool:
+    return services.agent_offline_if_no_socket(agent_id=agent_id)
