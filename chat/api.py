@@ -121,8 +121,8 @@ class ConversationStartApi(APIView):
                     visitor_id=data.validated_data.get("visitor_id"),
                 )
         except ChatError as error:
-            if error.code == "closed":
-                return Response({"error": "closed", "message": error.message}, status=status.HTTP_409_CONFLICT)
+            if error.code in ("closed", "full"):
+                return Response({"error": error.code, "message": error.message}, status=status.HTTP_409_CONFLICT)
             return Response(
                 {"error": error.code, "message": error.message, "fields": error.fields},
                 status=status.HTTP_400_BAD_REQUEST,

@@ -161,6 +161,10 @@ def conversation_start(
         raise ChatError("closed", queue.closed_message or _("We are closed right now."))
     clean_context = _clean_context(context or {})
     with transaction.atomic():
+        try:
+            queue = routing.queue_with_room(queue=queue)
+        except routing.RoutingError as error:
+            raise ChatError("full", str(error)) from None
         contact = _contact_for(visitor_id=visitor_id, answers=answers, form_queue=widget.queue)
         conversation = Conversation.objects.create(
             widget=widget, queue=queue, contact=contact, prechat=answers, context=clean_context, locale=locale

@@ -177,6 +177,9 @@ CHANNEL_LAYERS = {
     }
 }
 
+# Routing: an agent who lets this many offers in a row expire is set not ready.
+CC_MISSED_OFFERS_BEFORE_NOT_READY = env_int("CC_MISSED_OFFERS_BEFORE_NOT_READY", 1, minimum=1)
+
 # Celery: Redis broker, late acknowledgement so a crashed worker's task is redelivered.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None

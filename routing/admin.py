@@ -13,6 +13,7 @@ from .models import (
     OpeningException,
     Queue,
     QueueMembership,
+    QueueSkill,
     Skill,
     WeeklySlot,
     WorkItem,
@@ -27,6 +28,12 @@ class WeeklySlotInline(admin.TabularInline):
 class OpeningExceptionInline(admin.TabularInline):
     model = OpeningException
     extra = 0
+
+
+class QueueSkillInline(admin.TabularInline):
+    model = QueueSkill
+    extra = 0
+    autocomplete_fields = ["skill"]
 
 
 class QueueMembershipInline(admin.TabularInline):
@@ -47,11 +54,13 @@ class QueueAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_active", "assignment_mode"]
     search_fields = ["name"]
-    inlines = [WeeklySlotInline, OpeningExceptionInline, QueueMembershipInline]
+    inlines = [QueueSkillInline, WeeklySlotInline, OpeningExceptionInline, QueueMembershipInline]
+    autocomplete_fields = ["overflow_queue"]
     fieldsets = [
         (None, {"fields": ["name", "is_active", "assignment_mode", "offer_timeout_seconds"]}),
+        (_("Routing"), {"fields": ["priority", "service_level_target_seconds", "max_waiting", "overflow_queue"]}),
         (_("Opening hours"), {"fields": ["time_zone", "holiday_country", "closed_message", "offline_form_enabled"]}),
-        (_("Customers"), {"fields": ["welcome_message", "customer_grace_seconds", "service_level_target_seconds"]}),
+        (_("Customers"), {"fields": ["welcome_message", "customer_grace_seconds"]}),
     ]
 
 
@@ -79,7 +88,7 @@ class AgentProfileAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "display_name"]
     autocomplete_fields = ["user"]
-    readonly_fields = ["presence", "presence_reason", "presence_since", "last_assigned_at"]
+    readonly_fields = ["presence", "presence_reason", "presence_since", "last_assigned_at", "missed_offers"]
     inlines = [AgentQueueInline, AgentSkillInline]
     actions = ["log_on_all_queues", "log_off_all_queues"]
 

@@ -5,31 +5,39 @@ Lock order, always: work items before agents. Short transactions only.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from .models import AgentProfile, WorkItem
 
+# Time waited over the queue's service-level target: the first rule of docs/routing.md.
+URGENCY = RawSQL(
+    "EXTRACT(EPOCH FROM (now() - routing_workitem.enqueued_at)) "
+    "/ GREATEST(routing_queue.service_level_target_seconds, 1)",
+    [],
+)
 
-def waiting_items_of_queue(*, queue_id: int, limit: int) -> list[WorkItem]:
-    """The queue's next waiting items that no other router holds, oldest (and most urgent) first."""
+
+def waiting_items(*, queue_ids: list[int], limit: int) -> list[WorkItem]:
+    """The most urgent waiting items of these queues that no other router holds."""
     return list(
-        WorkItem.objects.filter(queue_id=queue_id, state=WorkItem.State.WAITING)
-        .order_by("-priority", "enqueued_at")
-        .select_for_update(skip_locked=True)[:limit]
+        WorkItem.objects.filter(queue_id__in=queue_ids, state=WorkItem.State.WAITING)
+        .select_related("queue")
+        .annotate(urgency=URGENCY)
+        .order_by("-urgency", "-queue__priority", "-priority", "enqueued_at")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
     )
 
 
-def ready_agents_of_queue(*, queue_id: int) -> QuerySet[AgentProfile]:
-    """Ready agents logged on to the queue, locked; agents another router holds are skipped."""
-    return (
-        AgentProfile.objects.filter(
-            presence=AgentProfile.Presence.READY,
-            memberships__queue_id=queue_id,
-            memberships__logged_on=True,
-            user__is_active=True,
-        )
-        .select_for_update(skip_locked=True, of=("self",))
-        .order_by("pk")
+def ready_agents(*, queue_ids: list[int]) -> list[AgentProfile]:
+    """Ready agents logged on to any of the queues, locked; those another router holds are skipped."""
+    eligible = AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.READY,
+        memberships__queue_id__in=queue_ids,
+        memberships__logged_on=True,
+        user__is_active=True,
+    ).values("pk")
+    return list(
+        AgentProfile.objects.filter(pk__in=eligible).select_for_update(skip_locked=True, of=("self",)).order_by("pk")
     )
 
 

@@ -52,6 +52,27 @@ class Queue(models.Model):
         _("time zone"), max_length=64, default="Europe/Helsinki", validators=[validate_time_zone]
     )
     is_active = models.BooleanField(_("active"), default=True)
+    priority = models.PositiveSmallIntegerField(
+        _("queue priority"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(9)],
+        help_text=_("9 is most important: among equally urgent work, this queue's goes first."),
+    )
+    max_waiting = models.PositiveIntegerField(
+        _("maximum waiting"),
+        null=True,
+        blank=True,
+        help_text=_("When this many wait, new work goes to the overflow queue, or is refused. Empty: no limit."),
+    )
+    overflow_queue = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("overflow queue"),
+    )
+    skills = models.ManyToManyField("Skill", through="QueueSkill", related_name="queues", blank=True)
     assignment_mode = models.CharField(
         _("assignment"), max_length=10, choices=AssignmentMode.choices, default=AssignmentMode.OFFER
     )
@@ -125,6 +146,7 @@ class AgentProfile(models.Model):
     presence_reason = models.CharField(_("reason"), max_length=120, blank=True)
     presence_since = models.DateTimeField(_("presence since"), auto_now_add=True)
     last_assigned_at = models.DateTimeField(_("last assignment"), null=True, blank=True)
+    missed_offers = models.PositiveSmallIntegerField(_("offers missed in a row"), default=0)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
     queues = models.ManyToManyField(Queue, through="QueueMembership", related_name="agents", blank=True)
     skills = models.ManyToManyField(Skill, through="AgentSkill", related_name="agents", blank=True)
@@ -161,6 +183,24 @@ class AgentSkill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.skill} ({self.level})"
+
+
+class QueueSkill(models.Model):
+    """A skill the queue's work needs, at least at `min_level` (R1)."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="required_skills")
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="+")
+    min_level = models.PositiveSmallIntegerField(
+        _("minimum level"), default=1, validators=[MinValueValidator(1), MaxValueValidator(9)]
+    )
+
+    class Meta:
+        verbose_name = _("required skill")
+        verbose_name_plural = _("required skills")
+        constraints = [models.UniqueConstraint(fields=["queue", "skill"], name="queue_skill_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.skill} ≥ {self.min_level}"
 
 
 class QueueMembership(models.Model):

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,9 +20,18 @@ from contactcenter.realtime import publish_on_commit
 from contactcenter.redis_client import get_redis
 from contactcenter.redis_client import key as redis_key
 
-from . import locks
+from . import locks, rules
 from .handlers import handler_for
-from .models import AgentProfile, PresenceChange, Queue, QueueMembership, WorkItem, WorkItemEvent
+from .models import (
+    AgentProfile,
+    AgentSkill,
+    PresenceChange,
+    Queue,
+    QueueMembership,
+    QueueSkill,
+    WorkItem,
+    WorkItemEvent,
+)
 from .selectors import held_counts
 
 logger = logging.getLogger(__name__)
@@ -38,6 +48,27 @@ class RoutingError(Exception):
 
 
 # --- work items -------------------------------------------------------------------------
+
+
+MAX_OVERFLOW_HOPS = 5
+
+
+def queue_with_room(*, queue: Queue) -> Queue:
+    """The queue new work joins: this one, or its overflow queue (and so on) when it holds
+    `max_waiting` already. Raises RoutingError("queue_full") when none has room.
+    Must run inside a transaction: a full queue's row is locked so starts do not overrun it."""
+    seen: set[int] = set()
+    current: Queue | None = queue
+    while current is not None and current.pk not in seen and len(seen) < MAX_OVERFLOW_HOPS:
+        seen.add(current.pk)
+        if current.max_waiting is None:
+            return current
+        Queue.objects.select_for_update().filter(pk=current.pk).first()
+        waiting = WorkItem.objects.filter(queue=current, state__in=(WorkItem.State.WAITING, WorkItem.State.OFFERED))
+        if current.is_active and waiting.count() < current.max_waiting:
+            return current
+        current = current.overflow_queue
+    raise RoutingError("queue_full", "All our queues are full right now. Please try again later.")
 
 
 @transaction.atomic
@@ -69,7 +100,8 @@ def work_item_finish(*, channel: str, reference: str, cancelled: bool = False) -
     item.offer_expires_at = None
     item.save(update_fields=["state", "finished_at", "offer_expires_at"])
     WorkItemEvent.objects.create(work_item=item, kind=item.state, agent=item.agent)
-    _after_commit_route(item.queue_id)
+    # A freed slot may serve any of the agent's queues; the most urgent work there goes first.
+    _after_commit_route(item.queue_id, *(_agent_queue_ids(item.agent_id) if item.agent_id else []))
     if was_waiting:
         _waiting_changed(channel, item.queue_id)
     return item
@@ -90,8 +122,8 @@ def work_item_requeue(*, channel: str, reference: str, queue: Queue) -> WorkItem
     item.offer_expires_at = None
     item.save(update_fields=["queue", "state", "agent", "offer_expires_at"])
     WorkItemEvent.objects.create(work_item=item, kind="requeued")
+    _after_commit_route(old_queue_id, queue.pk)
     for queue_id in {old_queue_id, queue.pk}:
-        _after_commit_route(queue_id)
         _waiting_changed(channel, queue_id)
     return item
 
@@ -99,67 +131,95 @@ def work_item_requeue(*, channel: str, reference: str, queue: Queue) -> WorkItem
 # --- routing ----------------------------------------------------------------------------
 
 
-def route(*, queue_id: int) -> int:
-    """Offer (or assign) the queue's waiting work to ready agents with free capacity.
+def route(*, queue_ids: Iterable[int]) -> int:
+    """Offer (or assign) waiting work of these queues to ready agents, by the rules of
+    `rules.py` (docs/routing.md). Returns how many items found an agent.
 
-    Safe to run in any number of processes at once: waiting items and agents are claimed
-    with SELECT … FOR UPDATE SKIP LOCKED, so two routers never hand out the same item or
-    the same free slot. Returns how many items found an agent.
+    Safe in any number of processes at once: waiting items and agents are claimed with
+    SELECT … FOR UPDATE SKIP LOCKED, so two routers never hand out the same item or the same
+    free slot; what one router skips, the next run (or the beat sweep) takes.
     """
+    queue_ids = sorted(set(queue_ids))
     with transaction.atomic():
-        queue = Queue.objects.filter(pk=queue_id, is_active=True).first()
-        if queue is None:
-            return 0
-        items = locks.waiting_items_of_queue(queue_id=queue_id, limit=ROUTE_BATCH)
+        items = locks.waiting_items(queue_ids=queue_ids, limit=ROUTE_BATCH)
         if not items:
             return 0
-        agents = list(locks.ready_agents_of_queue(queue_id=queue_id))
+        agents = {agent.pk: agent for agent in locks.ready_agents(queue_ids=queue_ids)}
         if not agents:
             return 0
-        held = held_counts(agent_ids=[agent.pk for agent in agents])
-        priority = dict(
-            QueueMembership.objects.filter(queue_id=queue_id, agent_id__in=[a.pk for a in agents]).values_list(
-                "agent_id", "priority"
+        candidates = _candidates(agents=agents, queue_ids=queue_ids, item_ids=[item.pk for item in items])
+        required = _required_skills(queue_ids=queue_ids)
+        now = timezone.now()
+        works = {
+            item.pk: rules.Work(
+                id=item.pk,
+                queue_id=item.queue_id,
+                queue_priority=item.queue.priority,
+                priority=item.priority,
+                enqueued_at=item.enqueued_at,
+                target_seconds=item.queue.service_level_target_seconds,
             )
-        )
-        refused = _refused_agents(item_ids=[item.pk for item in items])
-        placed = 0
-        chosen_agents = {}
-        for item in items:
-            candidates = [
-                agent
-                for agent in agents
-                if agent.chat_capacity - held.get(agent.pk, 0) > 0 and agent.pk not in refused.get(item.pk, ())
-            ]
-            if not candidates:
+            for item in items
+        }
+        placed, chosen_agents = 0, {}
+        for item in sorted(items, key=lambda item: rules.work_order_key(works[item.pk], now)):
+            work = works[item.pk]
+            candidate = rules.best_agent(list(candidates.values()), work, required.get(item.queue_id, {}))
+            if candidate is None:
                 continue
-            epoch = datetime.datetime.min.replace(tzinfo=datetime.UTC)
-            chosen = min(
-                candidates,
-                key=lambda agent: (
-                    priority.get(agent.pk, 1),
-                    -(agent.chat_capacity - held.get(agent.pk, 0)),
-                    agent.last_assigned_at or epoch,
-                ),
-            )
-            held[chosen.pk] = held.get(chosen.pk, 0) + 1
-            chosen.last_assigned_at = timezone.now()
-            chosen_agents[chosen.pk] = chosen
-            if queue.assignment_mode == Queue.AssignmentMode.DIRECT:
-                _assign(item=item, agent=chosen, kind="assigned")
+            candidate.held += 1
+            candidate.last_assigned_at = now
+            agent = agents[candidate.id]
+            agent.last_assigned_at = now
+            chosen_agents[agent.pk] = agent
+            if item.queue.assignment_mode == Queue.AssignmentMode.DIRECT:
+                _assign(item=item, agent=agent, kind="assigned")
             else:
-                _offer(item=item, agent=chosen, timeout=queue.offer_timeout_seconds)
+                _offer(item=item, agent=agent, timeout=item.queue.offer_timeout_seconds)
             placed += 1
         AgentProfile.objects.bulk_update(list(chosen_agents.values()), ["last_assigned_at"])
-        if placed:
-            _waiting_changed(items[0].channel, queue_id)
         return placed
 
 
 def route_all() -> int:
     """Safety net run by beat: route every queue that has waiting work."""
     queue_ids = WorkItem.objects.filter(state=WorkItem.State.WAITING).values_list("queue_id", flat=True).distinct()
-    return sum(route(queue_id=queue_id) for queue_id in list(queue_ids))
+    return route(queue_ids=list(queue_ids)) if queue_ids else 0
+
+
+def _candidates(*, agents: dict[int, AgentProfile], queue_ids: list[int], item_ids: list) -> dict[int, rules.Candidate]:
+    held = held_counts(agent_ids=list(agents))
+    candidates = {
+        agent.pk: rules.Candidate(
+            id=agent.pk,
+            capacity=agent.chat_capacity,
+            held=held.get(agent.pk, 0),
+            last_assigned_at=agent.last_assigned_at,
+        )
+        for agent in agents.values()
+    }
+    for agent_id, queue_id, priority in QueueMembership.objects.filter(
+        agent_id__in=list(agents), queue_id__in=queue_ids, logged_on=True
+    ).values_list("agent_id", "queue_id", "priority"):
+        candidates[agent_id].memberships[queue_id] = priority
+    for agent_id, skill_id, level in AgentSkill.objects.filter(agent_id__in=list(agents)).values_list(
+        "agent_id", "skill_id", "level"
+    ):
+        candidates[agent_id].skills[skill_id] = level
+    for item_id, agent_ids in _refused_agents(item_ids=item_ids).items():
+        for agent_id in agent_ids:
+            if agent_id in candidates:
+                candidates[agent_id].refused.add(item_id)
+    return candidates
+
+
+def _required_skills(*, queue_ids: list[int]) -> dict[int, dict[int, int]]:
+    required: dict[int, dict[int, int]] = {}
+    for queue_id, skill_id, level in QueueSkill.objects.filter(queue_id__in=queue_ids).values_list(
+        "queue_id", "skill_id", "min_level"
+    ):
+        required.setdefault(queue_id, {})[skill_id] = level
+    return required
 
 
 def _refused_agents(*, item_ids: list) -> dict:
@@ -181,6 +241,9 @@ def _offer(*, item: WorkItem, agent: AgentProfile, timeout: int) -> None:
 
 
 def _assign(*, item: WorkItem, agent: AgentProfile, kind: str) -> None:
+    if agent.missed_offers:
+        AgentProfile.objects.filter(pk=agent.pk).update(missed_offers=0)
+        agent.missed_offers = 0
     item.state = WorkItem.State.ASSIGNED
     item.agent = agent
     item.offer_expires_at = None
@@ -231,13 +294,17 @@ def offers_expire(*, now: datetime.datetime | None = None) -> int:
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("agent")[:200]
         )
-        silent_agents = {}
+        silent_agents: dict[int, int] = {}
         for item in items:
-            silent_agents[item.agent.pk] = item.agent
+            silent_agents[item.agent_id] = silent_agents.get(item.agent_id, 0) + 1
             _withdraw(item=item, kind="expired")
             expired += 1
-        for agent in silent_agents.values():
-            _presence_change(agent=agent, presence=AgentProfile.Presence.NOT_READY, reason="missed offer")
+        for agent_id, missed in silent_agents.items():
+            agent = locks.agent(agent_id=agent_id)
+            agent.missed_offers += missed
+            agent.save(update_fields=["missed_offers"])
+            if agent.missed_offers >= settings.CC_MISSED_OFFERS_BEFORE_NOT_READY:
+                _presence_change(agent=agent, presence=AgentProfile.Presence.NOT_READY, reason="missed offers")
     return expired
 
 
@@ -280,8 +347,7 @@ def presence_set(*, agent: AgentProfile, presence: str, reason: str = "") -> Age
     agent = locks.agent(agent_id=agent.pk)
     _presence_change(agent=agent, presence=presence, reason=reason[:120])
     if presence == AgentProfile.Presence.READY:
-        for queue_id in agent.memberships.filter(logged_on=True).values_list("queue_id", flat=True):
-            _after_commit_route(queue_id)
+        _after_commit_route(*_agent_queue_ids(agent.pk))
     return agent
 
 
@@ -309,9 +375,8 @@ def queue_log_on(*, agent: AgentProfile, queue_ids: Iterable[int] | None = None,
         memberships = memberships.filter(queue_id__in=list(queue_ids))
     changed = list(memberships.filter(~Q(logged_on=logged_on)).values_list("queue_id", flat=True))
     memberships.filter(queue_id__in=changed).update(logged_on=logged_on)
-    if logged_on:
-        for queue_id in changed:
-            _after_commit_route(queue_id)
+    if logged_on and changed:
+        _after_commit_route(*changed)
     publish_on_commit(
         groups=[f"agent.{agent.user_id}", "supervisors"],
         event={"type": "membership", "agent_id": agent.pk, "queue_ids": changed, "logged_on": logged_on},
@@ -322,15 +387,19 @@ def queue_log_on(*, agent: AgentProfile, queue_ids: Iterable[int] | None = None,
 # --- after commit -----------------------------------------------------------------------
 
 
-def _after_commit_route(queue_id: int) -> None:
+def _after_commit_route(*queue_ids: int) -> None:
     def run() -> None:
         try:
-            route(queue_id=queue_id)
+            route(queue_ids=queue_ids)
         except Exception:
             # The beat safety net routes again within seconds; never fail the caller's action.
-            logger.exception("routing queue %s failed", queue_id)
+            logger.exception("routing queues %s failed", queue_ids)
 
     transaction.on_commit(run)
+
+
+def _agent_queue_ids(agent_id: int) -> list[int]:
+    return list(QueueMembership.objects.filter(agent_id=agent_id, logged_on=True).values_list("queue_id", flat=True))
 
 
 def _waiting_changed(channel: str, queue_id: int) -> None:

@@ -31,4 +31,10 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config):
+    # Close the connection pools first: their workers would keep reconnecting to a stopped server.
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    for pool in list(DatabaseWrapper._connection_pools.values()):
+        pool.close()
+    DatabaseWrapper._connection_pools.clear()
     _services.stop()

@@ -75,7 +75,7 @@ def test_an_unanswered_offer_expires_and_the_silent_agent_is_set_not_ready(
     item.refresh_from_db()
     ready_agent.refresh_from_db()
     assert item.state == WorkItem.State.WAITING
-    assert (ready_agent.presence, ready_agent.presence_reason) == ("not_ready", "missed offer")
+    assert (ready_agent.presence, ready_agent.presence_reason) == ("not_ready", "missed offers")
     assert list(WorkItemEvent.objects.filter(work_item=item).values_list("kind", flat=True)) == [
         "enqueued",
         "offered",
@@ -150,7 +150,7 @@ def test_concurrent_routers_never_exceed_capacity_or_double_assign(roles, widget
         try:
             barrier.wait()
             for _ in range(3):
-                routing.route(queue_id=widget.queue_id)
+                routing.route(queue_ids=[widget.queue_id])
         finally:
             connection.close()
 
@@ -163,3 +163,76 @@ def test_concurrent_routers_never_exceed_capacity_or_double_assign(roles, widget
     assert held == {a.pk: 2 for a in agents}
     assert WorkItem.objects.filter(pk__in=[i.pk for i in items], state="offered").count() == 8
     assert WorkItemEvent.objects.filter(kind="offered").count() == 8
+
+
+@pytest.mark.django_db
+def test_skills_decide_who_gets_a_queues_work(widget, ready_agent, django_capture_on_commit_callbacks):
+    from routing.models import AgentSkill, QueueSkill, Skill
+
+    swedish = Skill.objects.create(name="Swedish")
+    QueueSkill.objects.create(queue=widget.queue, skill=swedish, min_level=5)
+    speaker = QueueMembershipFactory(queue=widget.queue).agent
+    AgentSkill.objects.create(agent=speaker, skill=swedish, level=7)
+    AgentSkill.objects.create(agent=ready_agent, skill=swedish, level=3)
+    routing.presence_set(agent=speaker, presence="ready")
+    with django_capture_on_commit_callbacks(execute=True):
+        items = [start(widget) for _ in range(4)]
+    for item in items:
+        item.refresh_from_db()
+    assert [item.agent_id for item in items] == [speaker.pk, speaker.pk, speaker.pk, None]
+
+
+@pytest.mark.django_db
+def test_a_freed_agent_takes_the_most_urgent_work_across_their_queues(roles, django_capture_on_commit_callbacks):
+    from tests.factories import QueueFactory, WidgetFactory
+
+    relaxed = QueueFactory(name="Relaxed", service_level_target_seconds=600)
+    tight = QueueFactory(name="Tight", service_level_target_seconds=20)
+    membership = QueueMembershipFactory(queue=relaxed, agent__chat_capacity=1)
+    agent = membership.agent
+    QueueMembershipFactory(queue=tight, agent=agent)
+    old = start(WidgetFactory(queue=relaxed))
+    new = start(WidgetFactory(queue=tight))
+    WorkItem.objects.filter(pk=old.pk).update(enqueued_at=timezone.now() - datetime.timedelta(seconds=120))
+    WorkItem.objects.filter(pk=new.pk).update(enqueued_at=timezone.now() - datetime.timedelta(seconds=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        routing.presence_set(agent=agent, presence="ready")
+    # 30 s of a 20 s target (150 %) outranks 120 s of a 600 s target (20 %).
+    assert WorkItem.objects.get(pk=new.pk).agent == agent
+    assert WorkItem.objects.get(pk=old.pk).state == "waiting"
+
+
+@pytest.mark.django_db
+def test_a_full_queue_overflows_and_then_refuses(widget, roles):
+    from chat.services import ChatError
+    from tests.factories import QueueFactory
+
+    overflow = QueueFactory(name="Overflow", max_waiting=1)
+    Queue.objects.filter(pk=widget.queue_id).update(max_waiting=2, overflow_queue=overflow)
+    widget.queue.refresh_from_db()
+    queues = [chat.conversation_start(widget=widget, prechat={})[0].queue.name for _ in range(3)]
+    assert queues == ["Housing advice", "Housing advice", "Overflow"]
+    with pytest.raises(ChatError) as error:
+        chat.conversation_start(widget=widget, prechat={})
+    assert error.value.code == "full"
+
+
+@pytest.mark.django_db
+def test_not_ready_only_after_n_missed_offers_in_a_row(
+    widget, ready_agent, settings, django_capture_on_commit_callbacks
+):
+    settings.CC_MISSED_OFFERS_BEFORE_NOT_READY = 2
+    with django_capture_on_commit_callbacks(execute=True):
+        start(widget)
+    later = timezone.now() + datetime.timedelta(seconds=widget.queue.offer_timeout_seconds + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        routing.offers_expire(now=later)
+    ready_agent.refresh_from_db()
+    assert (ready_agent.presence, ready_agent.missed_offers) == ("ready", 1)
+    # It is refused by this agent now; a second chat is offered and missed too.
+    with django_capture_on_commit_callbacks(execute=True):
+        start(widget)
+    with django_capture_on_commit_callbacks(execute=True):
+        routing.offers_expire(now=later + datetime.timedelta(seconds=60))
+    ready_agent.refresh_from_db()
+    assert (ready_agent.presence, ready_agent.presence_reason) == ("not_ready", "missed offers")
