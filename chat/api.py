@@ -300,6 +300,35 @@ class QueueLogOnApi(APIView):
         return Response({"changed": changed, "queues": list(memberships)})
 
 
+class SupervisedAgentApi(APIView):
+    """Supervisors log agents on and off queues and set their presence, live (S2)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class SupervisedAgentInput(serializers.Serializer):
+        queue_ids = serializers.ListField(child=serializers.IntegerField(), allow_null=True, required=False)
+        logged_on = serializers.BooleanField(required=False)
+        state = serializers.ChoiceField(choices=["ready", "not_ready", "away", "offline"], required=False)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
+
+    @extend_schema(operation_id="agent_supervise", request=SupervisedAgentInput, responses={200: dict})
+    def post(self, request, agent_id: int):
+        if not (request.user.is_superuser or request.user.has_perm("routing.supervise")):
+            return Response({"error": "forbidden", "message": "Supervisors only."}, status=status.HTTP_403_FORBIDDEN)
+        agent = get_object_or_404(AgentProfile, pk=agent_id)
+        data = self.SupervisedAgentInput(data=request.data)
+        if not data.is_valid():
+            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        values = data.validated_data
+        if "logged_on" in values:
+            routing.queue_log_on(agent=agent, queue_ids=values.get("queue_ids"), logged_on=values["logged_on"])
+        if "state" in values:
+            reason = values["reason"] or _("set by %(name)s") % {"name": request.user.get_username()}
+            agent = routing.presence_set(agent=agent, presence=values["state"], reason=reason)
+        memberships = agent.memberships.values("queue_id", "logged_on")
+        return Response({"state": agent.presence, "reason": agent.presence_reason, "queues": list(memberships)})
+
+
 class OfflineMessageListApi(APIView):
     permission_classes = [IsAuthenticated]
 

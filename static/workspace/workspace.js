@@ -63,6 +63,9 @@
       case "message": case "event": onItem(f); break;
       case "typing": onTyping(f); break;
       case "customer_presence": onCustomerPresence(f); break;
+      case "membership":  // a supervisor (or another tab) logged this agent on or off
+        f.queue_ids.forEach(function (id) { var box = document.querySelector('[data-queue="' + id + '"]'); if (box) { box.checked = f.logged_on; } });
+        break;
       case "offline_message": loadOfflineMessages(); break;
       case "error": showError(f); break;
     }

@@ -301,3 +301,29 @@ async def test_an_agent_goes_offline_when_no_workspace_socket_is_left(agent, age
     assert await sync_to_async(routing.agent_offline_if_no_socket)(agent_id=agent.pk)
     agent_profile = await sync_to_async(AgentProfile.objects.get)(pk=agent.pk)
     assert (agent_profile.presence, agent_profile.presence_reason) == ("offline", "disconnected")
+
+
+async def test_a_supervisor_logs_an_agent_off_and_sets_presence_live(agent, agent_token, supervisor):
+    from rest_framework.test import APIClient
+
+    agent_ws = await agent_socket(agent_token)
+    supervisor_api = APIClient()
+    supervisor_api.force_authenticate(supervisor)
+
+    def supervise(body):
+        return supervisor_api.post(f"/api/v1/agents/{agent.pk}", body, format="json")
+
+    response = await sync_to_async(supervise)({"queue_ids": None, "logged_on": False})
+    assert response.status_code == 200
+    membership = await until(agent_ws, lambda f: f["type"] == "membership")
+    queue_id = await sync_to_async(lambda: agent.queues.get().pk)()
+    assert (membership["logged_on"], membership["queue_ids"]) == (False, [queue_id])
+    await sync_to_async(supervise)({"state": "away", "reason": "Team meeting"})
+    presence = await until(agent_ws, lambda f: f["type"] == "presence" and f["state"] == "away")
+    assert presence["reason"] == "Team meeting"
+
+    agent_api = APIClient()
+    agent_api.force_authenticate(agent.user)
+    refused = await sync_to_async(agent_api.post)(f"/api/v1/agents/{agent.pk}", {"state": "ready"}, format="json")
+    assert refused.status_code == 403
+    await agent_ws.disconnect()
