@@ -7,7 +7,7 @@ import threading
 
 from django.db import connection, transaction
 
-from contactcenter.realtime import publish_now, publish_on_commit
+from contactcenter.realtime import publish_many, publish_on_commit
 from routing.models import AgentProfile, Queue, WorkItem
 
 from . import selectors, services
@@ -85,7 +85,8 @@ def publish_waiting(*, queue_id: int) -> None:
     update = selectors.queue_update_frame(queue=queue)
     estimate = selectors.WaitEstimate(queue=queue)
     in_line = selectors.waiting_conversations(queue_id=queue_id, limit=POSITION_UPDATES_FOR_FIRST)
-    for position, conversation in enumerate(in_line, start=1):
-        frame = selectors.queue_frame(position=position, estimate=estimate)
-        publish_now(groups=[services.conv_group(conversation.pk)], event=frame)
-    publish_now(groups=[f"queue.{queue_id}"], event=update)
+    frames = [
+        (services.conv_group(conversation.pk), selectors.queue_frame(position=position, estimate=estimate))
+        for position, conversation in enumerate(in_line, start=1)
+    ]
+    publish_many([*frames, (f"queue.{queue_id}", update)])

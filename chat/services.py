@@ -322,7 +322,11 @@ def message_post_by_agent(*, conversation_id, user, client_id, text, internal: b
         return existing, False
     try:
         with transaction.atomic():
-            conversation = Conversation.objects.select_for_update().select_related("widget").get(pk=conversation_id)
+            conversation = (
+                Conversation.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("widget")
+                .get(pk=conversation_id)
+            )
             participant = Participant.objects.filter(
                 conversation=conversation, agent=user, left_at__isnull=True
             ).first()
@@ -370,7 +374,11 @@ def shown_agent_name(widget: Widget, user) -> str:
 
 def agent_join(*, conversation_id, agent: AgentProfile) -> Conversation:
     """The router assigned the chat to `agent`. Called inside the router's transaction."""
-    conversation = Conversation.objects.select_for_update().select_related("widget").get(pk=conversation_id)
+    conversation = (
+        Conversation.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("widget")
+        .get(pk=conversation_id)
+    )
     if conversation.state == Conversation.State.ENDED:
         return conversation
     name = shown_agent_name(conversation.widget, agent.user)
@@ -397,7 +405,7 @@ def conversation_end(*, conversation_id, ended_by: str, actor=None, reason: str 
             raise ChatError("forbidden", "You are not in this chat.")
         # Lock order as in the router: the work item first, then the conversation.
         routing.work_item_finish(channel=CHANNEL, reference=str(conversation_id))
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation_id)
         if conversation.state == Conversation.State.ENDED:
             return conversation
         now = timezone.now()
@@ -446,7 +454,7 @@ def read_mark(*, conversation_id, role: str, seq: int) -> None:
         raise ChatError("invalid", "seq must be a non-negative integer.")
     field = "customer_read_seq" if role == Message.Role.CUSTOMER else "agent_read_seq"
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation_id)
         seq = min(seq, conversation.last_seq)
         if seq > getattr(conversation, field):
             setattr(conversation, field, seq)
@@ -463,7 +471,7 @@ def rating_give(*, conversation_id, score, comment: str = "") -> Conversation:
         raise ChatError("invalid", "score must be a whole number from 1 to 5.")
     if not isinstance(comment, str) or len(comment) > 2000:
         raise ChatError("invalid", "comment must be text of at most 2000 characters.")
-    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation_id)
     if conversation.state != Conversation.State.ENDED:
         raise ChatError("not_ended", "A chat can be rated after it ends.")
     conversation.rating, conversation.rating_comment = score, comment
@@ -498,7 +506,7 @@ def transcript_request(*, conversation_id, email) -> TranscriptEmail:
     except ValidationError:
         raise ChatError("invalid", "Enter a valid e-mail address.") from None
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation_id)
         if conversation.state != Conversation.State.ENDED:
             raise ChatError("not_ended", "The transcript can be sent after the chat ends.")
         if conversation.transcript_emails.count() >= TranscriptEmail.MAX_PER_CONVERSATION:

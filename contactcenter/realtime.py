@@ -3,19 +3,32 @@
 Events are plain JSON dicts with a `type`; the service names the recipient groups
 (`conv.<id>`, `agent.<user id>`, `queue.<id>`, `supervisors`). Consumers receive them as
 `{"type": "realtime.event", "event": {...}}`; the event is the wire frame they forward.
+
+Services are synchronous code (in request threads, consumers' thread pool, Celery, timers).
+They publish through one event loop per process, run by a background thread, so every
+publish reuses the same Redis connections instead of building a loop and a connection per
+call; waiting on the result keeps each caller's events in order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import os
+import threading
 from collections.abc import Iterable, Iterator
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_SECONDS = 10
+_captures: list[list[tuple[str, dict]]] = []
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
+_loop_lock = threading.Lock()
 
 
 def publish_on_commit(*, groups: Iterable[str], event: dict) -> None:
@@ -24,7 +37,39 @@ def publish_on_commit(*, groups: Iterable[str], event: dict) -> None:
     transaction.on_commit(lambda: publish_now(groups=groups, event=event), robust=True)
 
 
-_captures: list[list[tuple[str, dict]]] = []
+def publish_now(*, groups: Iterable[str], event: dict) -> None:
+    publish_many([(group, event) for group in groups])
+
+
+def publish_many(items: list[tuple[str, dict]]) -> None:
+    """Send each (group, event) in order. At-most-once by design: stored rows and resume by
+    seq repair a publish that is lost."""
+    for captured in _captures:
+        captured.extend(items)
+    if not items:
+        return
+    try:
+        future = asyncio.run_coroutine_threadsafe(_send_all(items), _publisher_loop())
+        future.result(PUBLISH_TIMEOUT_SECONDS)
+    except Exception:
+        logger.exception("publishing %d event(s) failed", len(items))
+
+
+async def _send_all(items: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    for group, event in items:
+        await layer.group_send(group, {"type": "realtime.event", "event": event})
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    global _loop, _loop_pid
+    with _loop_lock:
+        # A forked child (a Celery worker) starts its own loop; the parent's thread is not there.
+        if _loop is None or _loop_pid != os.getpid():
+            _loop = asyncio.new_event_loop()
+            _loop_pid = os.getpid()
+            threading.Thread(target=_loop.run_forever, name="realtime-publisher", daemon=True).start()
+        return _loop
 
 
 @contextlib.contextmanager
@@ -36,16 +81,3 @@ def capture() -> Iterator[list[tuple[str, dict]]]:
         yield captured
     finally:
         _captures.remove(captured)
-
-
-def publish_now(*, groups: Iterable[str], event: dict) -> None:
-    layer = get_channel_layer()
-    envelope = {"type": "realtime.event", "event": event}
-    for group in groups:
-        for captured in _captures:
-            captured.append((group, event))
-        try:
-            async_to_sync(layer.group_send)(group, envelope)
-        except Exception:
-            # At-most-once by design: stored rows and resume-by-seq repair a lost publish.
-            logger.exception("publish to %s failed", group)

@@ -1,6 +1,9 @@
 """Every row lock the router takes, in one place (see STYLE.md, item 5).
 
-Lock order, always: work items before agents. Short transactions only.
+Lock order, always: work items before agents. Short transactions only. Locks are FOR NO KEY
+UPDATE: a plain FOR UPDATE would also block the foreign-key checks of other transactions
+inserting rows that point at the locked row (an event naming the agent), and the routing
+stress test showed that deadlocking.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ def waiting_items(*, queue_ids: list[int], limit: int) -> list[WorkItem]:
         .select_related("queue")
         .annotate(urgency=URGENCY)
         .order_by("-urgency", "-queue__priority", "-priority", "enqueued_at")
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
+        .select_for_update(skip_locked=True, of=("self",), no_key=True)[:limit]
     )
 
 
@@ -37,14 +40,16 @@ def ready_agents(*, queue_ids: list[int]) -> list[AgentProfile]:
         user__is_active=True,
     ).values("pk")
     return list(
-        AgentProfile.objects.filter(pk__in=eligible).select_for_update(skip_locked=True, of=("self",)).order_by("pk")
+        AgentProfile.objects.filter(pk__in=eligible)
+        .select_for_update(skip_locked=True, of=("self",), no_key=True)
+        .order_by("pk")
     )
 
 
 def agent(*, agent_id: int) -> AgentProfile:
     """One agent, waiting for the lock: serialises the agent's capacity checks."""
-    return AgentProfile.objects.select_for_update(of=("self",)).select_related("user").get(pk=agent_id)
+    return AgentProfile.objects.select_for_update(of=("self",), no_key=True).select_related("user").get(pk=agent_id)
 
 
 def work_item(*, item_id) -> WorkItem:
-    return WorkItem.objects.select_for_update(of=("self",)).get(pk=item_id)
+    return WorkItem.objects.select_for_update(of=("self",), no_key=True).get(pk=item_id)

@@ -63,7 +63,7 @@ def queue_with_room(*, queue: Queue) -> Queue:
         seen.add(current.pk)
         if current.max_waiting is None:
             return current
-        Queue.objects.select_for_update().filter(pk=current.pk).first()
+        Queue.objects.select_for_update(no_key=True).filter(pk=current.pk).first()
         waiting = WorkItem.objects.filter(queue=current, state__in=(WorkItem.State.WAITING, WorkItem.State.OFFERED))
         if current.is_active and waiting.count() < current.max_waiting:
             return current
@@ -86,7 +86,7 @@ def work_item_enqueue(*, channel: str, reference: str, queue: Queue, priority: i
 def work_item_finish(*, channel: str, reference: str, cancelled: bool = False) -> WorkItem | None:
     """The channel is done with its work (ended, or the customer left): free the agent."""
     item = (
-        WorkItem.objects.select_for_update(of=("self",))
+        WorkItem.objects.select_for_update(of=("self",), no_key=True)
         .filter(channel=channel, reference=reference, state__in=WorkItem.ACTIVE_STATES)
         .first()
     )
@@ -111,7 +111,7 @@ def work_item_finish(*, channel: str, reference: str, cancelled: bool = False) -
 def work_item_requeue(*, channel: str, reference: str, queue: Queue) -> WorkItem:
     """Move active work to (another) queue to wait again, keeping its original waiting time."""
     item = (
-        WorkItem.objects.select_for_update(of=("self",))
+        WorkItem.objects.select_for_update(of=("self",), no_key=True)
         .filter(channel=channel, reference=reference, state__in=WorkItem.ACTIVE_STATES)
         .get()
     )
@@ -291,7 +291,7 @@ def offers_expire(*, now: datetime.datetime | None = None) -> int:
     with transaction.atomic():
         items = list(
             WorkItem.objects.filter(state=WorkItem.State.OFFERED, offer_expires_at__lt=now)
-            .select_for_update(skip_locked=True, of=("self",))
+            .select_for_update(skip_locked=True, of=("self",), no_key=True)
             .select_related("agent")[:200]
         )
         silent_agents: dict[int, int] = {}
