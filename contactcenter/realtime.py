@@ -4,10 +4,10 @@ Events are plain JSON dicts with a `type`; the service names the recipient group
 (`conv.<id>`, `agent.<user id>`, `queue.<id>`, `supervisors`). Consumers receive them as
 `{"type": "realtime.event", "event": {...}}`; the event is the wire frame they forward.
 
-Services are synchronous code (in request threads, consumers' thread pool, Celery, timers).
-They publish through one event loop per process, run by a background thread, so every
-publish reuses the same Redis connections instead of building a loop and a connection per
-call; waiting on the result keeps each caller's events in order.
+Services are synchronous code. In a server's worker thread they publish on the server's own
+event loop; elsewhere (Celery, timers, scripts) through one event loop per process run by a
+background thread, so every publish reuses the same Redis connections instead of building a
+loop and a connection per call. Waiting on the result keeps each caller's events in order.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator
 
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -49,8 +50,13 @@ def publish_many(items: list[tuple[str, dict]]) -> None:
     if not items:
         return
     try:
-        future = asyncio.run_coroutine_threadsafe(_send_all(items), _publisher_loop())
-        future.result(PUBLISH_TIMEOUT_SECONDS)
+        main_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+        if main_loop is not None and main_loop.is_running():
+            # Called from a server's worker thread: its own event loop sends, as Channels does.
+            async_to_sync(_send_all)(items)
+        else:
+            future = asyncio.run_coroutine_threadsafe(_send_all(items), _publisher_loop())
+            future.result(PUBLISH_TIMEOUT_SECONDS)
     except Exception:
         logger.exception("publishing %d event(s) failed", len(items))
 

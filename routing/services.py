@@ -439,7 +439,13 @@ def agent_offline_if_no_socket(*, agent_id: int) -> bool:
     agent = AgentProfile.objects.filter(pk=agent_id).exclude(presence=AgentProfile.Presence.OFFLINE).first()
     if agent is None:
         return False
-    presence_set(agent=agent, presence=AgentProfile.Presence.OFFLINE, reason="disconnected")
+    with transaction.atomic():
+        presence_set(agent=agent, presence=AgentProfile.Presence.OFFLINE, reason="disconnected")
+        # Offers to a closed browser go back to the queue now, not at their time-out.
+        for item in WorkItem.objects.filter(agent=agent, state=WorkItem.State.OFFERED).select_for_update(
+            skip_locked=True, of=("self",), no_key=True
+        ):
+            _withdraw(item=item, kind="expired")
     return True
 
 

@@ -14,6 +14,7 @@ from chat.models import Conversation, Widget
 from chat.services import conversation_end
 from routing.models import MIDNIGHT, AgentProfile, Queue, QueueMembership, WeeklySlot
 from routing.roles import AGENT
+from routing.services import presence_set
 
 
 class Command(BaseCommand):
@@ -38,6 +39,11 @@ class Command(BaseCommand):
             Conversation.objects.filter(queue=queue).exclude(state="ended").values_list("pk", flat=True)
         ):
             conversation_end(conversation_id=conversation_id, ended_by="system", reason="bench_reset")
+        # Agents of an earlier run may still count as ready for their reconnect grace time.
+        for leftover in AgentProfile.objects.filter(user__username__startswith="bench-agent-").exclude(
+            presence="offline"
+        ):
+            presence_set(agent=leftover, presence="offline", reason="bench_reset")
         group, _ = Group.objects.get_or_create(name=AGENT)
         tokens = []
         for number in range(1, agents + 1):
