@@ -270,6 +270,22 @@ def _validate_client_id(client_id) -> uuid.UUID | None:
         raise ChatError("invalid", "client_id must be a UUID.") from None
 
 
+def _post_once(conversation_id, client_uuid, store) -> tuple[Message, bool]:
+    """Run `store` (which writes the message) unless this client_id is stored already; a
+    concurrent resend that loses the unique-constraint race returns the stored message."""
+    existing = _existing_message(conversation_id, client_uuid)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return store(), True
+    except IntegrityError:
+        existing = _existing_message(conversation_id, client_uuid)
+        if existing is None:
+            raise
+        return existing, False
+
+
 def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Message, bool]:
     """Store the customer's message once per client_id; returns (message, created).
 
@@ -278,78 +294,63 @@ def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Messa
     """
     text = _validate_text(text)
     client_uuid = _validate_client_id(client_id)
-    existing = _existing_message(conversation_id, client_uuid)
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE chat_conversation SET last_seq = last_seq + 1, customer_seen_at = now() "
-                    "WHERE id = %s AND state <> 'ended' "
-                    "RETURNING last_seq, (SELECT name FROM routing_contact WHERE id = contact_id)",
-                    [conversation_id],
-                )
-                row = cursor.fetchone()
-            if row is None:
-                if Conversation.objects.filter(pk=conversation_id).exists():
-                    raise ChatError("ended", "This chat has ended.")
-                raise ChatError("not_found", "No such conversation.")
-            seq, name = row
-            message = Message.objects.create(
-                conversation_id=conversation_id,
-                seq=seq,
-                client_id=client_uuid,
-                author_role=Message.Role.CUSTOMER,
-                author_name=name or "",
-                text=text,
+
+    def store() -> Message:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE chat_conversation SET last_seq = last_seq + 1, customer_seen_at = now() "
+                "WHERE id = %s AND state <> 'ended' "
+                "RETURNING last_seq, (SELECT name FROM routing_contact WHERE id = contact_id)",
+                [conversation_id],
             )
-            publish_on_commit(groups=[conv_group(conversation_id)], event=message_frame(message, for_agent=True))
-    except IntegrityError:
-        existing = _existing_message(conversation_id, client_uuid)
-        if existing is None:
-            raise
-        return existing, False
-    return message, True
+            row = cursor.fetchone()
+        if row is None:
+            if Conversation.objects.filter(pk=conversation_id).exists():
+                raise ChatError("ended", "This chat has ended.")
+            raise ChatError("not_found", "No such conversation.")
+        seq, name = row
+        message = Message.objects.create(
+            conversation_id=conversation_id,
+            seq=seq,
+            client_id=client_uuid,
+            author_role=Message.Role.CUSTOMER,
+            author_name=name or "",
+            text=text,
+        )
+        publish_on_commit(groups=[conv_group(conversation_id)], event=message_frame(message, for_agent=True))
+        return message
+
+    return _post_once(conversation_id, client_uuid, store)
 
 
 def message_post_by_agent(*, conversation_id, user, client_id, text, internal: bool = False) -> tuple[Message, bool]:
     """An agent's message or note (A8) in a conversation the agent takes part in."""
     text = _validate_text(text)
     client_uuid = _validate_client_id(client_id)
-    existing = _existing_message(conversation_id, client_uuid)
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            conversation = (
-                Conversation.objects.select_for_update(no_key=True, of=("self",))
-                .select_related("widget")
-                .get(pk=conversation_id)
-            )
-            participant = Participant.objects.filter(
-                conversation=conversation, agent=user, left_at__isnull=True
-            ).first()
-            if participant is None and not internal:
-                raise ChatError("forbidden", "You are not in this chat.")
-            if conversation.state == Conversation.State.ENDED and not internal:
-                raise ChatError("ended", "This chat has ended.")
-            name = participant.shown_name if participant else shown_agent_name(conversation.widget, user)
-            message = _store_message(
-                conversation,
-                role=Message.Role.AGENT,
-                text=text,
-                name=name,
-                user=user,
-                client_id=client_uuid,
-                internal=internal,
-            )
-    except IntegrityError:
-        existing = _existing_message(conversation_id, client_uuid)
-        if existing is None:
-            raise
-        return existing, False
-    return message, True
+
+    def store() -> Message:
+        conversation = (
+            Conversation.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("widget")
+            .get(pk=conversation_id)
+        )
+        participant = Participant.objects.filter(conversation=conversation, agent=user, left_at__isnull=True).first()
+        if participant is None and not internal:
+            raise ChatError("forbidden", "You are not in this chat.")
+        if conversation.state == Conversation.State.ENDED and not internal:
+            raise ChatError("ended", "This chat has ended.")
+        name = participant.shown_name if participant else shown_agent_name(conversation.widget, user)
+        return _store_message(
+            conversation,
+            role=Message.Role.AGENT,
+            text=text,
+            name=name,
+            user=user,
+            client_id=client_uuid,
+            internal=internal,
+        )
+
+    return _post_once(conversation_id, client_uuid, store)
 
 
 def _existing_message(conversation_id, client_uuid) -> Message | None:
