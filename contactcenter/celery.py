@@ -24,6 +24,7 @@ app.autodiscover_tasks()
 # Periodic schedules are declared here, in one place.
 app.conf.beat_schedule = {
     "routing-expire-offers": {"task": "routing.tasks.expire_offers", "schedule": 2.0},
+    "routing-end-wrap-ups": {"task": "routing.tasks.end_wrap_ups", "schedule": 2.0},
     "routing-route-waiting-work": {"task": "routing.tasks.route_waiting_work", "schedule": 5.0},
     "routing-offline-agents-without-sockets": {
         "task": "routing.tasks.offline_agents_without_sockets",

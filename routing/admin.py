@@ -88,7 +88,9 @@ class AgentProfileAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "display_name"]
     autocomplete_fields = ["user"]
-    readonly_fields = ["presence", "presence_reason", "presence_since", "last_assigned_at", "missed_offers"]
+    readonly_fields = [
+        "presence", "presence_reason", "presence_since", "last_assigned_at", "missed_offers", "wrap_up_until",
+    ]  # fmt: skip
     inlines = [AgentQueueInline, AgentSkillInline]
     actions = ["log_on_all_queues", "log_off_all_queues"]
 

@@ -128,6 +128,7 @@ class AgentProfile(models.Model):
         READY = "ready", _("Ready")
         NOT_READY = "not_ready", _("Not ready")
         AWAY = "away", _("Away")
+        WRAP_UP = "wrap_up", _("Wrap-up")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
     display_name = models.CharField(
@@ -147,6 +148,13 @@ class AgentProfile(models.Model):
     presence_since = models.DateTimeField(_("presence since"), auto_now_add=True)
     last_assigned_at = models.DateTimeField(_("last assignment"), null=True, blank=True)
     missed_offers = models.PositiveSmallIntegerField(_("offers missed in a row"), default=0)
+    wrap_up_seconds = models.PositiveIntegerField(
+        _("wrap-up time (seconds)"),
+        default=0,
+        validators=[MaxValueValidator(3600)],
+        help_text=_("After a conversation the agent gets no new work for this long, for notes. 0: none."),
+    )
+    wrap_up_until = models.DateTimeField(_("in wrap-up until"), null=True, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
     queues = models.ManyToManyField(Queue, through="QueueMembership", related_name="agents", blank=True)
     skills = models.ManyToManyField(Skill, through="AgentSkill", related_name="agents", blank=True)

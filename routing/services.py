@@ -100,6 +100,8 @@ def work_item_finish(*, channel: str, reference: str, cancelled: bool = False) -
     item.offer_expires_at = None
     item.save(update_fields=["state", "finished_at", "offer_expires_at"])
     WorkItemEvent.objects.create(work_item=item, kind=item.state, agent=item.agent)
+    if item.state == WorkItem.State.DONE and item.agent is not None:
+        _start_wrap_up(agent_id=item.agent_id)
     # A freed slot may serve any of the agent's queues; the most urgent work there goes first.
     _after_commit_route(item.queue_id, *(_agent_queue_ids(item.agent_id) if item.agent_id else []))
     if was_waiting:
@@ -335,6 +337,41 @@ def work_item_pick(*, agent: AgentProfile, item_id, allowed_queue_ids: Iterable[
         raise RoutingError("at_capacity", "You are at your chat capacity; end a chat first.")
     _assign(item=item, agent=agent, kind="picked")
     return item
+
+
+# --- wrap-up ----------------------------------------------------------------------------
+
+
+def _start_wrap_up(*, agent_id: int) -> None:
+    """After finished work a ready agent with wrap-up time gets no new work for a while."""
+    agent = locks.agent(agent_id=agent_id)
+    if agent.wrap_up_seconds <= 0 or agent.presence not in (AgentProfile.Presence.READY, AgentProfile.Presence.WRAP_UP):
+        return
+    agent.wrap_up_until = timezone.now() + datetime.timedelta(seconds=agent.wrap_up_seconds)
+    agent.save(update_fields=["wrap_up_until"])
+    _presence_change(agent=agent, presence=AgentProfile.Presence.WRAP_UP, reason="")
+
+
+def wrap_ups_end(*, now: datetime.datetime | None = None) -> int:
+    """Agents whose wrap-up time is over are ready again (run by beat every few seconds)."""
+    now = now or timezone.now()
+    ended = 0
+    due = AgentProfile.objects.filter(presence=AgentProfile.Presence.WRAP_UP, wrap_up_until__lte=now)
+    for agent_id in list(due.values_list("pk", flat=True)):
+        with transaction.atomic():
+            agent = locks.agent(agent_id=agent_id)
+            if (
+                agent.presence != AgentProfile.Presence.WRAP_UP
+                or agent.wrap_up_until is None
+                or agent.wrap_up_until > now
+            ):
+                continue
+            agent.wrap_up_until = None
+            agent.save(update_fields=["wrap_up_until"])
+            _presence_change(agent=agent, presence=AgentProfile.Presence.READY, reason="")
+            _after_commit_route(*_agent_queue_ids(agent.pk))
+            ended += 1
+    return ended
 
 
 # --- presence and queues ----------------------------------------------------------------

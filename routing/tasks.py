@@ -23,3 +23,8 @@ def offline_agents_without_sockets() -> int:
 @shared_task(ignore_result=True)
 def offline_if_no_socket(agent_id: int) -> bool:
     return services.agent_offline_if_no_socket(agent_id=agent_id)
+
+
+@shared_task(ignore_result=True)
+def end_wrap_ups() -> int:
+    return services.wrap_ups_end()

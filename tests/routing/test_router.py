@@ -236,3 +236,27 @@ def test_not_ready_only_after_n_missed_offers_in_a_row(
         routing.offers_expire(now=later + datetime.timedelta(seconds=60))
     ready_agent.refresh_from_db()
     assert (ready_agent.presence, ready_agent.presence_reason) == ("not_ready", "missed offers")
+
+
+@pytest.mark.django_db
+def test_wrap_up_after_a_chat_holds_new_work_until_it_is_over(widget, ready_agent, django_capture_on_commit_callbacks):
+    AgentProfile.objects.filter(pk=ready_agent.pk).update(wrap_up_seconds=30, chat_capacity=1)
+    ready_agent.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = start(widget)
+    routing.offer_accept(agent=ready_agent, item_id=first.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = start(widget)  # the agent is full: it waits
+        chat.conversation_end(conversation_id=first.reference, ended_by="agent", actor=ready_agent.user)
+    ready_agent.refresh_from_db()
+    second.refresh_from_db()
+    assert ready_agent.presence == "wrap_up"
+    assert second.state == WorkItem.State.WAITING  # a free slot, but the agent is writing notes
+
+    assert routing.wrap_ups_end(now=timezone.now() + datetime.timedelta(seconds=10)) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert routing.wrap_ups_end(now=timezone.now() + datetime.timedelta(seconds=31)) == 1
+    ready_agent.refresh_from_db()
+    second.refresh_from_db()
+    assert ready_agent.presence == "ready"
+    assert (second.state, second.agent) == (WorkItem.State.OFFERED, ready_agent)
