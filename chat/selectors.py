@@ -43,27 +43,44 @@ def queue_position(*, item: WorkItem) -> int:
     return ahead.count() + 1
 
 
-class WaitEstimate:
-    """position × recent mean handle time ÷ chat slots of ready agents; None with nobody ready.
+DEPARTURE_WINDOW = datetime.timedelta(minutes=15)
+MIN_DEPARTURES = 5
 
-    A plain estimate, good enough to tell a customer "about 4 minutes"; the routing issue
-    refines it with service-level data. Built once per queue, then asked per position.
+
+class WaitEstimate:
+    """How long the customer at `position` will wait, in seconds (W4; docs/routing.md).
+
+    Capacity view: position × mean handle time (last 8 hours) ÷ chat slots of ready agents.
+    Flow view: position ÷ the rate at which work left this queue's line for an agent in the
+    last 15 minutes (when at least 5 did). The larger of the two is given, since either
+    alone is optimistic: slots may be busy with long chats, or the line may be moving slowly
+    for reasons the capacity view does not see. None when nobody is ready.
+    Built once per queue, then asked per position.
     """
 
     def __init__(self, *, queue: Queue):
+        now = timezone.now()
         self.slots = ready_agents(queue=queue).aggregate(total=Sum("chat_capacity"))["total"] or 0
-        since = timezone.now() - datetime.timedelta(hours=8)
         handle = WorkItem.objects.filter(
-            queue=queue, state=WorkItem.State.DONE, finished_at__gte=since, assigned_at__isnull=False
+            queue=queue,
+            state=WorkItem.State.DONE,
+            finished_at__gte=now - datetime.timedelta(hours=8),
+            assigned_at__isnull=False,
         ).aggregate(mean=Avg(F("finished_at") - F("assigned_at")))["mean"]
         self.handle_seconds = handle.total_seconds() if handle else DEFAULT_HANDLE_SECONDS
+        departures = WorkItem.objects.filter(queue=queue, assigned_at__gte=now - DEPARTURE_WINDOW).count()
+        self.departures_per_second = (
+            departures / DEPARTURE_WINDOW.total_seconds() if departures >= MIN_DEPARTURES else None
+        )
 
     def seconds(self, position: int) -> int | None:
         if position <= 0:
             return 0
         if not self.slots:
             return None
-        return int(math.ceil(position * self.handle_seconds / self.slots))
+        by_capacity = position * self.handle_seconds / self.slots
+        by_flow = position / self.departures_per_second if self.departures_per_second else 0
+        return int(math.ceil(max(by_capacity, by_flow)))
 
 
 def estimated_wait_seconds(*, queue: Queue, position: int) -> int | None:

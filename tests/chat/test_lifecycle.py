@@ -232,3 +232,20 @@ def test_queue_position_and_wait_estimate(widget, agent):
     frame = selectors.customer_queue_frame(conversation=second)
     assert frame["estimated_wait_seconds"] == 2 * 300 // 3  # two ahead of the slot, 3 slots, 5 min each
     assert selectors.customer_queue_frame(conversation=first)["position"] == 1
+
+
+@pytest.mark.django_db
+def test_the_wait_estimate_follows_the_slower_of_capacity_and_flow(widget, agent):
+    AgentProfile.objects.filter(pk=agent.pk).update(presence="ready")
+    estimate = selectors.WaitEstimate(queue=widget.queue)
+    assert estimate.seconds(3) == 300  # 3 × 300 s ÷ 3 slots, no history yet
+    now = timezone.now()
+    for n in range(6):  # six left the line in the last 15 minutes: one every 150 s
+        WorkItem.objects.create(
+            channel="chat", reference=f"past-{n}", queue=widget.queue, state="done", agent=agent,
+            enqueued_at=now - datetime.timedelta(minutes=20), assigned_at=now - datetime.timedelta(minutes=n + 1),
+            finished_at=now - datetime.timedelta(minutes=n),
+        )  # fmt: skip
+    estimate = selectors.WaitEstimate(queue=widget.queue)
+    assert estimate.handle_seconds == 60
+    assert estimate.seconds(3) == 450  # flow: 3 ÷ (6 / 900 s) beats capacity: 3 × 60 ÷ 3
