@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
         started = list(services.started)
         services.stop()
         if started:
-            print("run: stopped embedded " + ", ".join(started), flush=True)
+            print("run: stopped embedded " + ", ".join(started), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -90,3 +90,19 @@ def test_redis_url_is_validated():
 def test_env_bool_accepts_the_usual_words(monkeypatch, raw, expected):
     monkeypatch.setenv("CC_FLAG", raw)
     assert env_bool("CC_FLAG", not expected) is expected
+
+
+def test_a_bare_checkout_runs_commands_on_the_embedded_services_and_says_so():
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
+    environment.pop("CC_DEMO_MODE", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "using the embedded services in demo mode" in result.stderr
+    assert "System check identified no issues" in result.stdout
