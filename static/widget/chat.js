@@ -10,15 +10,7 @@
   var state = { token: null, conversationId: null, lastSeq: 0, ws: null, ended: false, retry: 0,
                 pending: {}, typingSent: 0, typingTimer: null, typingHide: null, seen: {} };
 
-  function fmt(text, values) {
-    return text.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] === undefined ? "" : values[k]; });
-  }
-  function uuid4() {
-    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
-    var b = new Uint8Array(16); crypto.getRandomValues(b); b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
+  var fmt = CCText.fmt, uuid4 = CCText.uuid4, appendLinkified = CCText.appendLinkified;
   function visitorId() {
     try {
       var id = localStorage.getItem("cc-visitor");
@@ -43,23 +35,7 @@
     ["intro", "closed", "conversation"].forEach(function (id) { $(id).hidden = id !== pane; });
   }
 
-  /* Text is always text: links become <a> elements built from the text, never HTML. */
-  function appendLinkified(parent, text) {
-    var re = /\bhttps?:\/\/[^\s<>"']+/g, last = 0, match;
-    while ((match = re.exec(text)) !== null) {
-      var url = match[0].replace(/[.,;:!?)\]]+$/, "");
-      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
-      var a = document.createElement("a");
-      a.href = url; a.textContent = url; a.target = "_blank"; a.rel = "noopener noreferrer nofollow";
-      parent.appendChild(a);
-      last = match.index + url.length;
-    }
-    parent.appendChild(document.createTextNode(text.slice(last)));
-  }
-  function timeOf(iso) {
-    try { return new Date(iso).toLocaleTimeString(C.locale, { hour: "2-digit", minute: "2-digit" }); }
-    catch (e) { return ""; }
-  }
+  function timeOf(iso) { return CCText.timeOf(iso, C.locale); }
   function addLine(kind, who, text, at, key) {
     var li = document.createElement("li");
     li.className = "line " + kind;

@@ -7,15 +7,9 @@
   var lang = document.documentElement.lang || "en";
   var S = { ws: null, retry: 0, convs: {}, current: null, waiting: {}, totals: {}, offers: {}, peek: null, typingSent: 0, typingTimer: null };
 
-  function fmt(text, values) { return text.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] === undefined ? "" : values[k]; }); }
-  function uuid4() {
-    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
-    var b = new Uint8Array(16); crypto.getRandomValues(b); b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
+  var fmt = CCText.fmt, uuid4 = CCText.uuid4, appendLinkified = CCText.appendLinkified;
   function el(tag, cls, text) { var e = document.createElement(tag); if (cls) { e.className = cls; } if (text !== undefined) { e.textContent = text; } return e; }
-  function timeOf(iso) { try { return new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }); } catch (e) { return ""; } }
+  function timeOf(iso) { return CCText.timeOf(iso, lang); }
   function customerName(s) { return (s.customer && (s.customer.name || s.customer.email || s.customer.phone)) || T.anonymous; }
   function cookie(name) { var m = document.cookie.match("(?:^|; )" + name + "=([^;]*)"); return m ? decodeURIComponent(m[1]) : ""; }
   function api(path, options) {
@@ -25,17 +19,6 @@
     if (options.body && typeof options.body !== "string") { options.body = JSON.stringify(options.body); options.headers["Content-Type"] = "application/json"; }
     return fetch(path, options).then(function (r) { return r.json().then(function (d) { if (!r.ok) { throw d; } return d; }); });
   }
-  function appendLinkified(parent, text) {
-    var re = /\bhttps?:\/\/[^\s<>"']+/g, last = 0, match;
-    while ((match = re.exec(text)) !== null) {
-      var url = match[0].replace(/[.,;:!?)\]]+$/, "");
-      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
-      var a = el("a", "", url); a.href = url; a.target = "_blank"; a.rel = "noopener noreferrer nofollow";
-      parent.appendChild(a); last = match.index + url.length;
-    }
-    parent.appendChild(document.createTextNode(text.slice(last)));
-  }
-
   /* --- the socket --- */
   function connect() {
     $("connection").textContent = T.connecting;
