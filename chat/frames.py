@@ -58,3 +58,8 @@ def conversation_summary(conversation: Conversation) -> dict:
         "last_seq": conversation.last_seq,
         "agent_read_seq": conversation.agent_read_seq,
     }
+
+
+def assigned_frame(conversation: Conversation) -> dict:
+    """Tells an agent a conversation is theirs; its history follows."""
+    return {**conversation_summary(conversation), "type": "assigned"}

@@ -11,7 +11,7 @@ from contactcenter.realtime import publish_many, publish_on_commit
 from routing.models import AgentProfile, Queue, WorkItem
 
 from . import selectors, services
-from .frames import conversation_summary
+from .frames import assigned_frame, conversation_summary
 from .models import Conversation
 
 logger = logging.getLogger(__name__)
@@ -38,9 +38,7 @@ class ChatWorkItemHandler:
 
     def assigned(self, *, item: WorkItem, agent: AgentProfile) -> None:
         conversation = services.agent_join(conversation_id=item.reference, agent=agent)
-        frame = conversation_summary(conversation)
-        frame["type"] = "assigned"
-        publish_on_commit(groups=[f"agent.{agent.user_id}"], event=frame)
+        publish_on_commit(groups=[f"agent.{agent.user_id}"], event=assigned_frame(conversation))
 
     def waiting_changed(self, *, queue_id: int) -> None:
         transaction.on_commit(lambda: schedule_publish_waiting(queue_id=queue_id), robust=True)

@@ -8,6 +8,7 @@ from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from routing.models import AgentProfile
+from routing.selectors import can_serve, is_supervisor
 
 from .api import request_locale
 from .models import Widget
@@ -22,10 +23,9 @@ def workspace(request):
         "chat/workspace.html",
         {
             "memberships": profile.memberships.select_related("queue").filter(queue__is_active=True) if profile else [],
-            "supervising": request.user.is_superuser or request.user.has_perm("routing.supervise"),
+            "supervising": is_supervisor(request.user),
             "profile": profile,
-            "can_serve": profile is not None
-            and (request.user.has_perm("routing.serve_customers") or request.user.is_superuser),
+            "can_serve": profile is not None and can_serve(request.user),
             "texts": workspace_texts(),
             "presence_choices": AgentProfile.Presence.choices,
         },

@@ -7,9 +7,18 @@ from django.db.models import Count, QuerySet
 from .models import Queue, WorkItem
 
 
+def is_supervisor(user) -> bool:
+    """Supervisors (and superusers, who hold every permission) see every queue and agent."""
+    return user.has_perm("routing.supervise")
+
+
+def can_serve(user) -> bool:
+    return user.has_perm("routing.serve_customers")
+
+
 def agent_queues(*, user) -> QuerySet[Queue]:
     """Queues an agent belongs to; supervisors and admins see every queue."""
-    if user.has_perm("routing.supervise") or user.is_superuser:
+    if is_supervisor(user):
         return Queue.objects.filter(is_active=True)
     return Queue.objects.filter(is_active=True, memberships__agent__user=user).distinct()
 
