@@ -260,3 +260,24 @@ def test_wrap_up_after_a_chat_holds_new_work_until_it_is_over(widget, ready_agen
     second.refresh_from_db()
     assert ready_agent.presence == "ready"
     assert (second.state, second.agent) == (WorkItem.State.OFFERED, ready_agent)
+
+
+@pytest.mark.django_db
+def test_the_beat_sweep_routes_what_the_triggers_missed(widget, agent):
+    item = start(widget)  # nobody ready: it waits
+    AgentProfile.objects.filter(pk=agent.pk).update(presence="ready")  # no trigger ran
+    assert routing.route_all() == 1
+    item.refresh_from_db()
+    assert (item.state, item.agent) == (WorkItem.State.OFFERED, agent)
+
+
+@pytest.mark.django_db
+def test_an_agent_gone_offline_loses_pending_offers_at_once(widget, ready_agent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        item = start(widget)
+    assert WorkItem.objects.get(pk=item.pk).state == WorkItem.State.OFFERED
+    assert routing.agent_offline_if_no_socket(agent_id=ready_agent.pk)  # no socket is registered
+    item.refresh_from_db()
+    ready_agent.refresh_from_db()
+    assert (item.state, item.agent) == (WorkItem.State.WAITING, None)
+    assert ready_agent.presence == "offline"
