@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from routing import services as routing
 from routing.hours import is_open
 from routing.models import AgentProfile
+from routing.selectors import is_supervisor
 
 from . import prechat, selectors, services
 from .frames import conversation_summary, message_frame
@@ -313,7 +314,7 @@ class SupervisedAgentApi(APIView):
 
     @extend_schema(operation_id="agent_supervise", request=SupervisedAgentInput, responses={200: dict})
     def post(self, request, agent_id: int):
-        if not (request.user.is_superuser or request.user.has_perm("routing.supervise")):
+        if not is_supervisor(request.user):
             return Response({"error": "forbidden", "message": "Supervisors only."}, status=status.HTTP_403_FORBIDDEN)
         agent = get_object_or_404(AgentProfile, pk=agent_id)
         data = self.SupervisedAgentInput(data=request.data)

@@ -20,15 +20,17 @@ from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import validate_host
+from django.utils import translation
+from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from routing import services as routing
 from routing.models import AgentProfile, WorkItem
-from routing.selectors import agent_queues
+from routing.selectors import agent_queues, can_serve, is_supervisor
 from routing.services import RoutingError
 
 from . import selectors, services
-from .frames import conversation_summary
+from .frames import assigned_frame
 from .models import Conversation, Message, Participant
 from .routing_handlers import offer_frame
 from .services import ChatError
@@ -79,6 +81,21 @@ def _origin(scope) -> str | None:
     return None
 
 
+def _scope_language(scope) -> str:
+    """The socket's language before we know better: the language cookie, then Accept-Language."""
+    cookies = scope.get("cookies") or {}
+    headers = dict(scope.get("headers", []))
+    candidates = [cookies.get(settings.LANGUAGE_COOKIE_NAME, "")]
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    candidates += [code for code, _q in translation.trans_real.parse_accept_lang_header(accept)]
+    for code in candidates:
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
 def _same_site(origin: str | None) -> bool:
     """The socket was opened by one of our own pages (a host in ALLOWED_HOSTS)."""
     if origin is None:
@@ -96,8 +113,10 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.limiter = RateLimiter(rate=10, burst=30)
         self.auth_deadline: asyncio.Task | None = None
         self.groups_joined: set[str] = set()
+        self.language = settings.LANGUAGE_CODE
 
     async def connect(self):
+        self.language = _scope_language(self.scope)
         await self.accept()
         self.auth_deadline = asyncio.create_task(self._close_unless_authenticated())
 
@@ -130,19 +149,24 @@ class FrameConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "error", "code": code, "message": message, **extra})
 
     async def receive(self, text_data=None, bytes_data=None):
+        # Errors and other texts in the person's language (the services' gettext sees it too).
+        with translation.override(self.language):
+            await self._receive(text_data, bytes_data)
+
+    async def _receive(self, text_data=None, bytes_data=None):
         if text_data is None:
-            await self.send_error("invalid", "Frames are JSON text.")
+            await self.send_error("invalid", _("Frames are JSON text."))
             return
         if len(text_data) > MAX_FRAME_BYTES:
-            await self.send_error("too_large", f"A frame can be at most {MAX_FRAME_BYTES} bytes.")
+            await self.send_error("too_large", _("A frame can be at most %(max)s bytes.") % {"max": MAX_FRAME_BYTES})
             return
         try:
             frame = json.loads(text_data)
         except ValueError:
-            await self.send_error("invalid", "Not valid JSON.")
+            await self.send_error("invalid", _("Not valid JSON."))
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await self.send_error("invalid", 'A frame is a JSON object with a "type".')
+            await self.send_error("invalid", _('A frame is a JSON object with a "type".'))
             return
         if not self.authenticated:
             if frame["type"] != "auth":
@@ -154,11 +178,11 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await self.authenticate(frame)
             return
         if not self.limiter.allow():
-            await self.send_error("rate_limited", "Too many frames; slow down.")
+            await self.send_error("rate_limited", _("Too many frames; slow down."))
             return
         handler = getattr(self, f"frame_{frame['type']}", None)
         if handler is None:
-            await self.send_error("unknown_type", f"Unknown frame type {frame['type']!r}.")
+            await self.send_error("unknown_type", _("Unknown frame type %(type)s.") % {"type": frame["type"][:40]})
             return
         try:
             await handler(frame)
@@ -167,7 +191,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         except RoutingError as error:
             await self.send_error(error.code, str(error), **self._context(frame))
         except Conversation.DoesNotExist:
-            await self.send_error("not_found", "No such conversation.", **self._context(frame))
+            await self.send_error("not_found", _("No such conversation."), **self._context(frame))
 
     @staticmethod
     def _context(frame: dict) -> dict:
@@ -222,6 +246,7 @@ class CustomerConsumer(FrameConsumer):
             return
         self.authenticated = True
         self.conversation_id = str(conversation.pk)
+        self.language = conversation.locale
         await self.join(services.conv_group(self.conversation_id))
         self.seqs.advance(self.conversation_id, after_seq)
         await self.replay()
@@ -295,7 +320,7 @@ class CustomerConsumer(FrameConsumer):
     async def frame_typing(self, frame: dict) -> None:
         active = frame.get("active")
         if not isinstance(active, bool):
-            raise ChatError("invalid", "active must be true or false.")
+            raise ChatError("invalid", _("active must be true or false."))
         await database_sync_to_async(services.typing_publish)(
             conversation_id=self.conversation_id, role=Message.Role.CUSTOMER, name="", active=active
         )
@@ -341,6 +366,7 @@ class AgentConsumer(FrameConsumer):
         self.heartbeat: asyncio.Task | None = None
 
     async def connect(self):
+        self.language = _scope_language(self.scope)
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
             # A session cookie rides along on any page's socket: only our own pages may use it.
@@ -449,7 +475,7 @@ class AgentConsumer(FrameConsumer):
     async def frame_presence(self, frame: dict) -> None:
         state, reason = frame.get("state"), frame.get("reason", "")
         if state not in ("ready", "not_ready", "away") or not isinstance(reason, str):
-            raise ChatError("invalid", "state must be ready, not_ready or away; reason is text.")
+            raise ChatError("invalid", _("state must be ready, not_ready or away; reason is text."))
         await database_sync_to_async(routing.presence_set)(agent=self.agent, presence=state, reason=reason)
 
     async def frame_accept(self, frame: dict) -> None:
@@ -464,7 +490,7 @@ class AgentConsumer(FrameConsumer):
         conversation_id = _conversation_id(frame)
         item_id = await database_sync_to_async(_active_item_id)(conversation_id)
         if item_id is None:
-            raise RoutingError("taken", "This chat is no longer waiting.")
+            raise RoutingError("taken", _("This chat is no longer waiting."))
         await database_sync_to_async(routing.work_item_pick)(
             agent=self.agent, item_id=item_id, allowed_queue_ids=self.queue_ids
         )
@@ -473,7 +499,7 @@ class AgentConsumer(FrameConsumer):
         conversation_id = _conversation_id(frame)
         item_id = await database_sync_to_async(_active_item_id)(conversation_id)
         if item_id is None:
-            raise RoutingError("offer_gone", "This offer is no longer yours.")
+            raise RoutingError("offer_gone", _("This offer is no longer yours."))
         return item_id
 
     async def frame_message(self, frame: dict, internal: bool = False) -> None:
@@ -494,10 +520,10 @@ class AgentConsumer(FrameConsumer):
     async def frame_typing(self, frame: dict) -> None:
         conversation_id = _conversation_id(frame)
         if conversation_id not in self.conversations:
-            raise ChatError("forbidden", "You are not in this chat.")
+            raise ChatError("forbidden", _("You are not in this chat."))
         active = frame.get("active")
         if not isinstance(active, bool):
-            raise ChatError("invalid", "active must be true or false.")
+            raise ChatError("invalid", _("active must be true or false."))
         name = await database_sync_to_async(_shown_name)(conversation_id, self.user)
         await database_sync_to_async(services.typing_publish)(
             conversation_id=conversation_id, role=Message.Role.AGENT, name=name, active=active, user_id=self.user.pk
@@ -507,7 +533,7 @@ class AgentConsumer(FrameConsumer):
         conversation_id = _conversation_id(frame)
         after_seq = frame.get("after_seq", 0)
         if not isinstance(after_seq, int) or after_seq < 0:
-            raise ChatError("invalid", "after_seq must be a non-negative integer.")
+            raise ChatError("invalid", _("after_seq must be a non-negative integer."))
         await database_sync_to_async(selectors.conversation_for_agent)(user=self.user, conversation_id=conversation_id)
         if conversation_id in self.conversations:
             self.seqs.last[conversation_id] = after_seq
@@ -516,7 +542,7 @@ class AgentConsumer(FrameConsumer):
     async def frame_read(self, frame: dict) -> None:
         conversation_id = _conversation_id(frame)
         if conversation_id not in self.conversations:
-            raise ChatError("forbidden", "You are not in this chat.")
+            raise ChatError("forbidden", _("You are not in this chat."))
         await database_sync_to_async(services.read_mark)(
             conversation_id=conversation_id, role=Message.Role.AGENT, seq=frame.get("seq")
         )
@@ -533,7 +559,7 @@ def _conversation_id(frame: dict) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise ChatError("invalid", "conversation_id is missing or malformed.") from None
+        raise ChatError("invalid", _("conversation_id is missing or malformed.")) from None
 
 
 def _user_for_token(key: str):
@@ -560,7 +586,7 @@ def _shown_name(conversation_id: str, user) -> str:
 
 def _agent_snapshot(user) -> dict | None:
     """Everything a freshly connected workspace needs, or None if the user may not serve."""
-    if not (user.has_perm("routing.serve_customers") or user.is_superuser):
+    if not can_serve(user):
         return None
     agent = AgentProfile.objects.filter(user=user).first()
     if agent is None:
@@ -570,14 +596,10 @@ def _agent_snapshot(user) -> dict | None:
     for item in selectors.pending_offers_of(agent=agent):
         conversation = Conversation.objects.select_related("queue", "contact").get(pk=item.reference)
         offers.append(offer_frame(item, conversation))
-    assigned = []
-    for conversation in selectors.active_conversations_of(user=user):
-        frame = conversation_summary(conversation)
-        frame["type"] = "assigned"
-        assigned.append(frame)
+    assigned = [assigned_frame(conversation) for conversation in selectors.active_conversations_of(user=user)]
     return {
         "agent": agent,
-        "supervisor": user.is_superuser or user.has_perm("routing.supervise"),
+        "supervisor": is_supervisor(user),
         "queue_ids": [queue.pk for queue in queues],
         "presence": {
             "type": "presence",

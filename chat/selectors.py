@@ -10,7 +10,7 @@ from django.db.models import Avg, F, Q, Sum
 from django.utils import timezone
 
 from routing.models import AgentProfile, Queue, WorkItem
-from routing.selectors import agent_queues, held_counts
+from routing.selectors import agent_queues, held_counts, is_supervisor
 
 from .frames import conversation_summary, event_frame, message_frame
 from .models import Conversation, ConversationEvent, Message, OfflineMessage, Participant
@@ -157,7 +157,7 @@ def conversation_for_agent(*, user, conversation_id) -> Conversation:
     """Fetch and authorise together: an agent sees conversations of their queues and those
     they took part in; supervisors see all. Raises Conversation.DoesNotExist otherwise."""
     conversation = Conversation.objects.select_related("queue", "contact", "widget").get(pk=conversation_id)
-    if user.is_superuser or user.has_perm("routing.supervise"):
+    if is_supervisor(user):
         return conversation
     if conversation.queue_id in visible_queue_ids(user=user):
         return conversation
@@ -193,7 +193,7 @@ def contact_history(*, conversation: Conversation, user, limit: int = 20) -> lis
         .select_related("queue")
         .order_by("-created_at")
     )
-    if not (user.is_superuser or user.has_perm("routing.supervise")):
+    if not is_supervisor(user):
         earlier = earlier.filter(Q(queue_id__in=visible_queue_ids(user=user)) | Q(participants__agent=user)).distinct()
     return [
         {
@@ -225,13 +225,13 @@ def transcript_lines(*, conversation_id) -> list[Message]:
 def conversations_for_agent(*, user):
     """Conversations of the agent's queues and those the agent took part in, newest first."""
     conversations = Conversation.objects.select_related("queue", "contact").order_by("-created_at")
-    if user.is_superuser or user.has_perm("routing.supervise"):
+    if is_supervisor(user):
         return conversations
     return conversations.filter(Q(queue_id__in=visible_queue_ids(user=user)) | Q(participants__agent=user)).distinct()
 
 
 def offline_messages_for_agent(*, user):
     messages = OfflineMessage.objects.select_related("queue").order_by("handled_at", "-created_at")
-    if user.is_superuser or user.has_perm("routing.supervise"):
+    if is_supervisor(user):
         return messages
     return messages.filter(queue_id__in=visible_queue_ids(user=user))

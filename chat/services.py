@@ -77,9 +77,9 @@ def conversation_for_customer_token(token: str) -> Conversation:
         payload = signing.loads(token, salt=TOKEN_SALT)
         conversation = Conversation.objects.select_related("widget", "queue").get(pk=payload["c"])
     except (signing.BadSignature, Conversation.DoesNotExist, KeyError, TypeError, ValueError):
-        raise ChatError("unauthorized", "Unknown or revoked token.") from None
+        raise ChatError("unauthorized", _("Unknown or revoked token.")) from None
     if payload.get("n") != conversation.customer_token_nonce:
-        raise ChatError("unauthorized", "Unknown or revoked token.")
+        raise ChatError("unauthorized", _("Unknown or revoked token."))
     return conversation
 
 
@@ -101,7 +101,7 @@ def _next_seq(conversation_id) -> int:
         )
         row = cursor.fetchone()
     if row is None:
-        raise ChatError("not_found", "No such conversation.")
+        raise ChatError("not_found", _("No such conversation."))
     return row[0]
 
 
@@ -149,7 +149,7 @@ def conversation_start(
 ) -> tuple[Conversation, str]:
     """Open hours first, then the pre-chat form, then queue the chat (W3, W4, W5)."""
     if not widget.is_active:
-        raise ChatError("not_found", "Unknown widget.")
+        raise ChatError("not_found", _("Unknown widget."))
     now = timezone.now()
     if not is_open(queue=widget.queue, at=now):
         raise ChatError("closed", widget.queue.closed_message or _("We are closed right now."))
@@ -255,9 +255,9 @@ def _welcome_text(*, queue: Queue, snapshot: dict, position: int) -> str:
 
 def _validate_text(text) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise ChatError("invalid", "A message needs text.")
+        raise ChatError("invalid", _("A message needs text."))
     if len(text) > MAX_MESSAGE_LENGTH:
-        raise ChatError("too_long", f"A message can be at most {MAX_MESSAGE_LENGTH} characters.")
+        raise ChatError("too_long", _("A message can be at most %(max)s characters.") % {"max": MAX_MESSAGE_LENGTH})
     return text
 
 
@@ -267,7 +267,7 @@ def _validate_client_id(client_id) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(client_id))
     except ValueError:
-        raise ChatError("invalid", "client_id must be a UUID.") from None
+        raise ChatError("invalid", _("client_id must be a UUID.")) from None
 
 
 def _post_once(conversation_id, client_uuid, store) -> tuple[Message, bool]:
@@ -306,8 +306,8 @@ def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Messa
             row = cursor.fetchone()
         if row is None:
             if Conversation.objects.filter(pk=conversation_id).exists():
-                raise ChatError("ended", "This chat has ended.")
-            raise ChatError("not_found", "No such conversation.")
+                raise ChatError("ended", _("This chat has ended."))
+            raise ChatError("not_found", _("No such conversation."))
         seq, name = row
         message = Message.objects.create(
             conversation_id=conversation_id,
@@ -336,9 +336,9 @@ def message_post_by_agent(*, conversation_id, user, client_id, text, internal: b
         )
         participant = Participant.objects.filter(conversation=conversation, agent=user, left_at__isnull=True).first()
         if participant is None and not internal:
-            raise ChatError("forbidden", "You are not in this chat.")
+            raise ChatError("forbidden", _("You are not in this chat."))
         if conversation.state == Conversation.State.ENDED and not internal:
-            raise ChatError("ended", "This chat has ended.")
+            raise ChatError("ended", _("This chat has ended."))
         name = participant.shown_name if participant else shown_agent_name(conversation.widget, user)
         return _store_message(
             conversation,
@@ -403,7 +403,7 @@ def conversation_end(*, conversation_id, ended_by: str, actor=None, reason: str 
                 conversation_id=conversation_id, agent=actor, left_at__isnull=True
             ).exists()
         ):
-            raise ChatError("forbidden", "You are not in this chat.")
+            raise ChatError("forbidden", _("You are not in this chat."))
         # Lock order as in the router: the work item first, then the conversation.
         routing.work_item_finish(channel=CHANNEL, reference=str(conversation_id))
         conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation_id)
@@ -452,7 +452,7 @@ def customer_seen(*, conversation_id) -> None:
 
 def read_mark(*, conversation_id, role: str, seq: int) -> None:
     if not isinstance(seq, int) or seq < 0:
-        raise ChatError("invalid", "seq must be a non-negative integer.")
+        raise ChatError("invalid", _("seq must be a non-negative integer."))
     field = "customer_read_seq" if role == Message.Role.CUSTOMER else "agent_read_seq"
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation_id)
@@ -469,12 +469,12 @@ def read_mark(*, conversation_id, role: str, seq: int) -> None:
 @transaction.atomic
 def rating_give(*, conversation_id, score, comment: str = "") -> Conversation:
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-        raise ChatError("invalid", "score must be a whole number from 1 to 5.")
+        raise ChatError("invalid", _("score must be a whole number from 1 to 5."))
     if not isinstance(comment, str) or len(comment) > 2000:
-        raise ChatError("invalid", "comment must be text of at most 2000 characters.")
+        raise ChatError("invalid", _("comment must be text of at most 2000 characters."))
     conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation_id)
     if conversation.state != Conversation.State.ENDED:
-        raise ChatError("not_ended", "A chat can be rated after it ends.")
+        raise ChatError("not_ended", _("A chat can be rated after it ends."))
     conversation.rating, conversation.rating_comment = score, comment
     conversation.save(update_fields=["rating", "rating_comment"])
     return conversation
@@ -501,17 +501,17 @@ def transcript_request(*, conversation_id, email) -> TranscriptEmail:
     from .tasks import send_transcript
 
     if not isinstance(email, str):
-        raise ChatError("invalid", "email must be an e-mail address.")
+        raise ChatError("invalid", _("email must be an e-mail address."))
     try:
         validate_email(email)
     except ValidationError:
-        raise ChatError("invalid", "Enter a valid e-mail address.") from None
+        raise ChatError("invalid", _("Enter a valid e-mail address.")) from None
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation_id)
         if conversation.state != Conversation.State.ENDED:
-            raise ChatError("not_ended", "The transcript can be sent after the chat ends.")
+            raise ChatError("not_ended", _("The transcript can be sent after the chat ends."))
         if conversation.transcript_emails.count() >= TranscriptEmail.MAX_PER_CONVERSATION:
-            raise ChatError("rate_limited", "The transcript has been sent too many times already.")
+            raise ChatError("rate_limited", _("The transcript has been sent too many times already."))
         request = TranscriptEmail.objects.create(conversation=conversation, email=email)
         transaction.on_commit(lambda: send_transcript.delay(request.pk))
     return request

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contactcenter.realtime import publish_on_commit
 from contactcenter.redis_client import get_redis
@@ -68,7 +69,7 @@ def queue_with_room(*, queue: Queue) -> Queue:
         if current.is_active and waiting.count() < current.max_waiting:
             return current
         current = current.overflow_queue
-    raise RoutingError("queue_full", "All our queues are full right now. Please try again later.")
+    raise RoutingError("queue_full", _("All our queues are full right now. Please try again later."))
 
 
 @transaction.atomic
@@ -270,9 +271,9 @@ def _capacity_left(agent: AgentProfile, *, excluding=None) -> int:
 def offer_accept(*, agent: AgentProfile, item_id) -> WorkItem:
     item = locks.work_item(item_id=item_id)
     if item.state != WorkItem.State.OFFERED or item.agent_id != agent.pk:
-        raise RoutingError("offer_gone", "This offer is no longer yours: it expired or was withdrawn.")
+        raise RoutingError("offer_gone", _("This offer is no longer yours: it expired or was withdrawn."))
     if item.offer_expires_at is not None and item.offer_expires_at < timezone.now():
-        raise RoutingError("offer_gone", "This offer expired.")
+        raise RoutingError("offer_gone", _("This offer expired."))
     _assign(item=item, agent=agent, kind="accepted")
     return item
 
@@ -281,7 +282,7 @@ def offer_accept(*, agent: AgentProfile, item_id) -> WorkItem:
 def offer_decline(*, agent: AgentProfile, item_id) -> WorkItem:
     item = locks.work_item(item_id=item_id)
     if item.state != WorkItem.State.OFFERED or item.agent_id != agent.pk:
-        raise RoutingError("offer_gone", "This offer is no longer yours.")
+        raise RoutingError("offer_gone", _("This offer is no longer yours."))
     _withdraw(item=item, kind="declined")
     return item
 
@@ -328,13 +329,13 @@ def work_item_pick(*, agent: AgentProfile, item_id, allowed_queue_ids: Iterable[
     agent = locks.agent(agent_id=agent.pk)
     item = locks.work_item(item_id=item_id)
     if allowed_queue_ids is not None and item.queue_id not in set(allowed_queue_ids):
-        raise RoutingError("not_found", "No such waiting work in your queues.")
+        raise RoutingError("not_found", _("No such waiting work in your queues."))
     if item.state not in (WorkItem.State.WAITING, WorkItem.State.OFFERED):
-        raise RoutingError("taken", "Someone else already took this.")
+        raise RoutingError("taken", _("Someone else already took this."))
     if item.state == WorkItem.State.OFFERED and item.agent_id != agent.pk:
         handler_for(item.channel).offer_withdrawn(item=item, agent=item.agent, reason="picked")
     if _capacity_left(agent, excluding=item.pk) <= 0:
-        raise RoutingError("at_capacity", "You are at your chat capacity; end a chat first.")
+        raise RoutingError("at_capacity", _("You are at your chat capacity; end a chat first."))
     _assign(item=item, agent=agent, kind="picked")
     return item
 
@@ -380,7 +381,7 @@ def wrap_ups_end(*, now: datetime.datetime | None = None) -> int:
 @transaction.atomic
 def presence_set(*, agent: AgentProfile, presence: str, reason: str = "") -> AgentProfile:
     if presence not in AgentProfile.Presence.values:
-        raise RoutingError("invalid", f"Unknown presence {presence!r}.")
+        raise RoutingError("invalid", _("Unknown presence %(state)s.") % {"state": presence})
     agent = locks.agent(agent_id=agent.pk)
     _presence_change(agent=agent, presence=presence, reason=reason[:120])
     if presence == AgentProfile.Presence.READY:

@@ -327,3 +327,21 @@ async def test_a_supervisor_logs_an_agent_off_and_sets_presence_live(agent, agen
     refused = await sync_to_async(agent_api.post)(f"/api/v1/agents/{agent.pk}", {"state": "ready"}, format="json")
     assert refused.status_code == 403
     await agent_ws.disconnect()
+
+
+async def test_reads_reach_the_agent_and_errors_speak_the_customers_language(widget, agent, agent_token):
+    conversation, token = await sync_to_async(services.conversation_start)(widget=widget, prechat={}, locale="fi")
+    cid = str(conversation.pk)
+    agent_ws = await agent_socket(agent_token)
+    await send(agent_ws, {"type": "pick", "conversation_id": cid})
+    await until(agent_ws, lambda f: f["type"] == "assigned")
+    customer = await customer_socket(token)
+    joined = await until(customer, lambda f: f["type"] == "event" and f["event"] == "agent_joined")
+    await send(customer, {"type": "read", "seq": joined["seq"]})
+    read = await until(agent_ws, lambda f: f["type"] == "read")
+    assert (read["role"], read["seq"], read["conversation_id"]) == ("customer", joined["seq"], cid)
+    await send(customer, {"type": "message", "client_id": str(uuid.uuid4()), "text": "x" * 4001})
+    error = await until(customer, lambda f: f["type"] == "error")
+    assert error["message"] == "Viesti voi olla enintään 4000 merkkiä."
+    await customer.disconnect()
+    await agent_ws.disconnect()
