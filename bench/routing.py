@@ -56,7 +56,7 @@ def setup(agents: int, items: int, capacity: int) -> Queue:
         [AgentProfile(user=user, chat_capacity=capacity, presence="offline") for user in users]
     )
     QueueMembership.objects.bulk_create(
-        [QueueMembership(agent=profile, queue=queue, priority=1 + n % 3) for n, profile in enumerate(profiles)]
+        [QueueMembership(agent=profile, queue=queue, chat_priority=1 + n % 3) for n, profile in enumerate(profiles)]
     )
     contact = Contact.objects.create(name=PREFIX)
     now = timezone.now()

@@ -17,6 +17,10 @@ from routing.models import Contact, Queue
 MAX_MESSAGE_LENGTH = 4000
 
 
+# Only queues that serve chat may receive a widget's chats.
+CHAT_QUEUES = {"channels__contains": ["chat"]}
+
+
 class Widget(models.Model):
     """One embeddable chat button: its key, where it may be embedded and where chats go."""
 
@@ -32,7 +36,13 @@ class Widget(models.Model):
         help_text=_('Used in the embed tag: data-widget="KEY".'),
     )
     name = models.CharField(_("name"), max_length=120)
-    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="widgets", verbose_name=_("queue"))
+    queue = models.ForeignKey(
+        Queue,
+        on_delete=models.PROTECT,
+        related_name="widgets",
+        verbose_name=_("queue"),
+        limit_choices_to=CHAT_QUEUES,
+    )
     allowed_origins = models.TextField(
         _("allowed embedding origins"),
         blank=True,
@@ -106,6 +116,7 @@ class PrechatChoice(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("send the chat to queue"),
+        limit_choices_to=CHAT_QUEUES,
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 

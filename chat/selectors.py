@@ -9,8 +9,9 @@ import math
 from django.db.models import Avg, F, Q, Sum
 from django.utils import timezone
 
+from routing import rules
 from routing.models import AgentProfile, Queue, WorkItem
-from routing.selectors import agent_queues, held_counts, is_supervisor
+from routing.selectors import agent_queues, candidates, is_supervisor
 
 from .frames import conversation_summary, event_frame, message_frame
 from .models import Conversation, ConversationEvent, Message, OfflineMessage, Participant
@@ -26,9 +27,8 @@ def ready_agents(*, queue: Queue):
 
 
 def queue_snapshot(*, queue: Queue) -> dict:
-    agents = list(ready_agents(queue=queue).values_list("pk", "chat_capacity"))
-    held = held_counts(agent_ids=[pk for pk, _ in agents])
-    free = sum(1 for pk, cap in agents if cap - held.get(pk, 0) > 0)
+    agents = candidates(ready_agents(queue=queue))
+    free = sum(1 for agent in agents.values() if agent.free(rules.CHATS) > 0)
     waiting = WorkItem.objects.filter(queue=queue, state__in=WAITING_STATES).count()
     return {"agents_available": free, "queue_length": waiting, "agents_ready": len(agents)}
 

@@ -162,7 +162,7 @@ def conversation_start(
     clean_context = _clean_context(context or {})
     with transaction.atomic():
         try:
-            queue = routing.queue_with_room(queue=queue)
+            queue = routing.queue_with_room(queue=queue, channel=CHANNEL)
         except routing.RoutingError as error:
             raise ChatError("full", str(error)) from None
         contact = _contact_for(visitor_id=visitor_id, answers=answers, form_queue=widget.queue)

@@ -56,7 +56,7 @@ def widget_texts() -> dict[str, str]:
     }
 
 
-def workspace_texts() -> dict[str, str]:
+def workspace_texts() -> dict:
     return {
         "connecting": _("Connecting…"),
         "connected": _("Connected"),
@@ -65,6 +65,11 @@ def workspace_texts() -> dict[str, str]:
         "not_ready": _("Not ready"),
         "away": _("Away"),
         "offline": _("Offline"),
+        # Reasons the system gives when it changes an agent's presence (routing.services).
+        "presence_reasons": {
+            "missed offers": _("You let an offer pass, so you were set Not ready. Choose Ready to get chats again."),
+            "disconnected": _("You were offline after your connection was lost."),
+        },
         "offer": _("New chat offered from %(queue)s"),
         "accept": _("Accept"),
         "decline": _("Decline"),

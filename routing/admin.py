@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -9,6 +10,7 @@ from . import services
 from .models import (
     AgentProfile,
     AgentSkill,
+    Channel,
     Contact,
     OpeningException,
     Queue,
@@ -42,11 +44,23 @@ class QueueMembershipInline(admin.TabularInline):
     autocomplete_fields = ["agent"]
 
 
+class QueueForm(forms.ModelForm):
+    channels = forms.TypedMultipleChoiceField(
+        choices=Channel.choices, widget=forms.CheckboxSelectMultiple, label=_("channels served")
+    )
+
+    class Meta:
+        model = Queue
+        fields = ["channels"]  # the admin's fieldsets add the rest
+
+
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
+    form = QueueForm
     list_display = [
         "name",
         "is_active",
+        "channels",
         "assignment_mode",
         "time_zone",
         "holiday_country",
@@ -57,7 +71,7 @@ class QueueAdmin(admin.ModelAdmin):
     inlines = [QueueSkillInline, WeeklySlotInline, OpeningExceptionInline, QueueMembershipInline]
     autocomplete_fields = ["overflow_queue"]
     fieldsets = [
-        (None, {"fields": ["name", "is_active", "assignment_mode", "offer_timeout_seconds"]}),
+        (None, {"fields": ["name", "is_active", "channels", "assignment_mode", "offer_timeout_seconds"]}),
         (_("Routing"), {"fields": ["priority", "service_level_target_seconds", "max_waiting", "overflow_queue"]}),
         (_("Opening hours"), {"fields": ["time_zone", "holiday_country", "closed_message", "offline_form_enabled"]}),
         (_("Customers"), {"fields": ["welcome_message", "customer_grace_seconds"]}),
@@ -83,8 +97,11 @@ class AgentQueueInline(admin.TabularInline):
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "display_name", "chat_capacity", "presence", "presence_reason", "presence_since"]
-    list_filter = ["presence"]
+    list_display = [
+        "__str__", "display_name", "chat_capacity", "call_capacity", "presence", "presence_reason", "presence_since",
+        "missed_offers",
+    ]  # fmt: skip
+    list_filter = ["presence", "presence_reason"]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "display_name"]
     autocomplete_fields = ["user"]

@@ -26,8 +26,12 @@ class WorkItemHandler(Protocol):
 _handlers: dict[str, WorkItemHandler] = {}
 
 
-def register(channel: str, handler: WorkItemHandler) -> None:
-    _handlers[channel] = handler
+def register(channel: str, handler: WorkItemHandler | None) -> WorkItemHandler | None:
+    """Install the channel's handler (None removes it); returns the one it replaces."""
+    previous = _handlers.pop(channel, None)
+    if handler is not None:
+        _handlers[channel] = handler
+    return previous
 
 
 def handler_for(channel: str) -> WorkItemHandler:

@@ -7,12 +7,14 @@ import uuid
 import zoneinfo
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 MAX_CHAT_CAPACITY = 8
+MAX_CALL_CAPACITY = 1
 MIDNIGHT = datetime.time(0, 0)
 
 
@@ -28,6 +30,16 @@ def validate_holiday_country(value: str) -> None:
 
     if value and value.upper() not in holidays.list_supported_countries():
         raise ValidationError(_("%(value)s is not a country code with a holiday calendar."), params={"value": value})
+
+
+class Channel(models.TextChoices):
+    CHAT = "chat", _("Chat")
+    VOICE = "voice", _("Voice")
+    CALLBACK = "callback", _("Callback")
+
+
+def default_queue_channels() -> list[str]:
+    return [Channel.CHAT]
 
 
 class Skill(models.Model):
@@ -48,6 +60,12 @@ class Queue(models.Model):
         DIRECT = "direct", _("Assign directly")
 
     name = models.CharField(_("name"), max_length=120, unique=True)
+    channels = ArrayField(
+        models.CharField(max_length=10, choices=Channel.choices),
+        verbose_name=_("channels served"),
+        default=default_queue_channels,
+        help_text=_("Which kinds of work wait in this queue."),
+    )
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Helsinki", validators=[validate_time_zone]
     )
@@ -119,6 +137,15 @@ class Queue(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if not self.channels:
+            raise ValidationError({"channels": _("A queue serves at least one channel.")})
+        if len(set(self.channels)) != len(self.channels):
+            raise ValidationError({"channels": _("Each channel once, please.")})
+
+    def serves(self, channel: str) -> bool:
+        return channel in self.channels
+
 
 class AgentProfile(models.Model):
     """An agent's contact-center side of a user: display name, capacity, presence."""
@@ -142,6 +169,22 @@ class AgentProfile(models.Model):
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_CHAT_CAPACITY)],
         help_text=_("How many chats this agent may hold at once."),
+    )
+    call_capacity = models.PositiveSmallIntegerField(
+        _("call capacity"),
+        default=1,
+        validators=[MaxValueValidator(MAX_CALL_CAPACITY)],
+        help_text=_("Calls and callbacks at once: 1, or 0 for an agent who takes no calls."),
+    )
+    calls_block_chats = models.BooleanField(
+        _("a call blocks new chats"),
+        default=True,
+        help_text=_("While on a call (or offered one) the agent is offered no new chat."),
+    )
+    chats_block_calls = models.BooleanField(
+        _("a chat blocks new calls"),
+        default=False,
+        help_text=_("While holding any chat the agent is offered no call."),
     )
     presence = models.CharField(_("presence"), max_length=12, choices=Presence.choices, default=Presence.OFFLINE)
     presence_reason = models.CharField(_("reason"), max_length=120, blank=True)
@@ -170,7 +213,11 @@ class AgentProfile(models.Model):
             models.CheckConstraint(
                 condition=models.Q(chat_capacity__gte=1, chat_capacity__lte=MAX_CHAT_CAPACITY),
                 name="agent_chat_capacity_in_range",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(call_capacity__lte=MAX_CALL_CAPACITY),
+                name="agent_call_capacity_in_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -212,13 +259,23 @@ class QueueSkill(models.Model):
 
 
 class QueueMembership(models.Model):
-    """An agent's place in a queue: logged on (gets automatic assignments) and priority."""
+    """An agent's place in a queue: logged on (gets automatic assignments) and priority per
+    channel (R3): who gets this queue's chats first need not be who gets its calls first."""
 
     agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="memberships")
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="memberships")
     logged_on = models.BooleanField(_("logged on"), default=True)
-    priority = models.PositiveSmallIntegerField(
-        _("priority"), default=1, help_text=_("1 is highest: these agents get this queue's work first.")
+    chat_priority = models.PositiveSmallIntegerField(
+        _("chat priority"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(9)],
+        help_text=_("1 is highest: these agents get this queue's chats first."),
+    )
+    call_priority = models.PositiveSmallIntegerField(
+        _("call priority"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(9)],
+        help_text=_("1 is highest: these agents get this queue's calls and callbacks first."),
     )
 
     class Meta:
@@ -310,10 +367,7 @@ class WorkItem(models.Model):
     The owning channel keeps its own record (a conversation, a call); `reference` is its id.
     """
 
-    class Channel(models.TextChoices):
-        CHAT = "chat", _("Chat")
-        VOICE = "voice", _("Voice")
-        CALLBACK = "callback", _("Callback")
+    Channel = Channel
 
     class State(models.TextChoices):
         WAITING = "waiting", _("Waiting")

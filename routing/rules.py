@@ -3,9 +3,13 @@
 Which waiting work goes first: the most urgent against its queue's service-level target
 (time waited ÷ target, R4), then the higher queue priority, then the higher item priority,
 then the longest waiting. Which agent gets it: only agents logged on to its queue, ready,
-with a free slot and every required skill at its minimum level (R1, R2); among them the best
-membership priority for that queue (R3), then the highest skill levels, then the lowest
-load, then the longest since their last assignment.
+with a free slot on its channel, not blocked by work on another channel, and every required
+skill at its minimum level (R1, R2); among them the best membership priority for that queue
+and channel (R3), then the highest skill levels, then the lowest load, then the longest since
+their last assignment.
+
+Channels share capacity in groups: chats count against the chat capacity; calls and
+callbacks (both are a phone conversation) against the call capacity.
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ import datetime
 from dataclasses import dataclass, field
 
 EPOCH = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+
+CHATS, CALLS = "chats", "calls"
+CAPACITY_GROUP = {"chat": CHATS, "voice": CALLS, "callback": CALLS}
+
+
+def capacity_group(channel: str) -> str:
+    return CAPACITY_GROUP[channel]
 
 
 @dataclass(frozen=True)
@@ -24,21 +35,48 @@ class Work:
     priority: int
     enqueued_at: datetime.datetime
     target_seconds: int
+    channel: str = "chat"
+
+    @property
+    def group(self) -> str:
+        return capacity_group(self.channel)
 
 
 @dataclass
 class Candidate:
     id: int
-    capacity: int
-    held: int = 0
-    memberships: dict[int, int] = field(default_factory=dict)  # queue id -> priority, logged on only
+    capacity: dict[str, int]  # capacity group -> slots
+    held: dict[str, int] = field(default_factory=dict)  # capacity group -> work held (offered or assigned)
+    blocks: dict[str, set[str]] = field(default_factory=dict)  # holding this group blocks those groups
+    memberships: dict[int, dict[str, int]] = field(default_factory=dict)  # queue -> group -> priority; logged on
     skills: dict[int, int] = field(default_factory=dict)  # skill id -> level
     last_assigned_at: datetime.datetime | None = None
     refused: set = field(default_factory=set)  # work ids this agent declined or let expire
 
-    @property
-    def free(self) -> int:
-        return self.capacity - self.held
+    def blocked(self, group: str) -> bool:
+        return any(self.held.get(other, 0) > 0 for other, blocked in self.blocks.items() if group in blocked)
+
+    def free(self, group: str) -> int:
+        """Free slots for new work of this capacity group (0 when other work blocks it)."""
+        if self.blocked(group):
+            return 0
+        return max(0, self.capacity.get(group, 0) - self.held.get(group, 0))
+
+    def load(self, group: str) -> float:
+        capacity = self.capacity.get(group, 0)
+        return self.held.get(group, 0) / capacity if capacity else 1.0
+
+    def take(self, group: str) -> None:
+        self.held[group] = self.held.get(group, 0) + 1
+
+
+def agent_blocks(*, calls_block_chats: bool, chats_block_calls: bool) -> dict[str, set[str]]:
+    blocks: dict[str, set[str]] = {}
+    if calls_block_chats:
+        blocks[CALLS] = {CHATS}
+    if chats_block_calls:
+        blocks[CHATS] = {CALLS}
+    return blocks
 
 
 def urgency(work: Work, now: datetime.datetime) -> float:
@@ -51,15 +89,15 @@ def work_order_key(work: Work, now: datetime.datetime) -> tuple:
 
 
 def eligible(candidate: Candidate, work: Work, required: dict[int, int]) -> bool:
-    if work.queue_id not in candidate.memberships or candidate.free <= 0 or work.id in candidate.refused:
+    if work.queue_id not in candidate.memberships or candidate.free(work.group) <= 0 or work.id in candidate.refused:
         return False
     return all(candidate.skills.get(skill, 0) >= level for skill, level in required.items())
 
 
 def agent_rank_key(candidate: Candidate, work: Work, required: dict[int, int]) -> tuple:
     skill_score = sum(candidate.skills.get(skill, 0) for skill in required)
-    load = candidate.held / candidate.capacity if candidate.capacity else 1.0
-    return (candidate.memberships[work.queue_id], -skill_score, load, candidate.last_assigned_at or EPOCH)
+    priority = candidate.memberships[work.queue_id].get(work.group, 1)
+    return (priority, -skill_score, candidate.load(work.group), candidate.last_assigned_at or EPOCH)
 
 
 def best_agent(candidates: list[Candidate], work: Work, required: dict[int, int]) -> Candidate | None:

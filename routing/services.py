@@ -33,7 +33,7 @@ from .models import (
     WorkItem,
     WorkItemEvent,
 )
-from .selectors import held_counts
+from .selectors import candidate, candidates
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +54,18 @@ class RoutingError(Exception):
 MAX_OVERFLOW_HOPS = 5
 
 
-def queue_with_room(*, queue: Queue) -> Queue:
+def queue_with_room(*, queue: Queue, channel: str) -> Queue:
     """The queue new work joins: this one, or its overflow queue (and so on) when it holds
-    `max_waiting` already. Raises RoutingError("queue_full") when none has room.
+    `max_waiting` already; overflow queues that do not serve the channel are passed over.
+    Raises RoutingError("queue_full") when none has room.
     Must run inside a transaction: a full queue's row is locked so starts do not overrun it."""
     seen: set[int] = set()
     current: Queue | None = queue
     while current is not None and current.pk not in seen and len(seen) < MAX_OVERFLOW_HOPS:
         seen.add(current.pk)
+        if not current.serves(channel):
+            current = current.overflow_queue
+            continue
         if current.max_waiting is None:
             return current
         Queue.objects.select_for_update(no_key=True).filter(pk=current.pk).first()
@@ -74,6 +78,8 @@ def queue_with_room(*, queue: Queue) -> Queue:
 
 @transaction.atomic
 def work_item_enqueue(*, channel: str, reference: str, queue: Queue, priority: int = 0) -> WorkItem:
+    if not queue.serves(channel):
+        raise RoutingError("channel_not_served", _("This queue does not serve this channel."))
     item = WorkItem.objects.create(
         channel=channel, reference=reference, queue=queue, priority=priority, enqueued_at=timezone.now()
     )
@@ -144,13 +150,14 @@ def route(*, queue_ids: Iterable[int]) -> int:
     """
     queue_ids = sorted(set(queue_ids))
     with transaction.atomic():
+        # Items are locked before agents: the lock order of locks.py.
         items = locks.waiting_items(queue_ids=queue_ids, limit=ROUTE_BATCH)
         if not items:
             return 0
         agents = {agent.pk: agent for agent in locks.ready_agents(queue_ids=queue_ids)}
         if not agents:
             return 0
-        candidates = _candidates(agents=agents, queue_ids=queue_ids, item_ids=[item.pk for item in items])
+        pool = _candidates(agents=agents, queue_ids=queue_ids, item_ids=[item.pk for item in items])
         required = _required_skills(queue_ids=queue_ids)
         now = timezone.now()
         works = {
@@ -161,18 +168,19 @@ def route(*, queue_ids: Iterable[int]) -> int:
                 priority=item.priority,
                 enqueued_at=item.enqueued_at,
                 target_seconds=item.queue.service_level_target_seconds,
+                channel=item.channel,
             )
             for item in items
         }
         placed, chosen_agents = 0, {}
         for item in sorted(items, key=lambda item: rules.work_order_key(works[item.pk], now)):
             work = works[item.pk]
-            candidate = rules.best_agent(list(candidates.values()), work, required.get(item.queue_id, {}))
-            if candidate is None:
+            chosen = rules.best_agent(list(pool.values()), work, required.get(item.queue_id, {}))
+            if chosen is None:
                 continue
-            candidate.held += 1
-            candidate.last_assigned_at = now
-            agent = agents[candidate.id]
+            chosen.take(work.group)
+            chosen.last_assigned_at = now
+            agent = agents[chosen.id]
             agent.last_assigned_at = now
             chosen_agents[agent.pk] = agent
             if item.queue.assignment_mode == Queue.AssignmentMode.DIRECT:
@@ -191,29 +199,20 @@ def route_all() -> int:
 
 
 def _candidates(*, agents: dict[int, AgentProfile], queue_ids: list[int], item_ids: list) -> dict[int, rules.Candidate]:
-    held = held_counts(agent_ids=list(agents))
-    candidates = {
-        agent.pk: rules.Candidate(
-            id=agent.pk,
-            capacity=agent.chat_capacity,
-            held=held.get(agent.pk, 0),
-            last_assigned_at=agent.last_assigned_at,
-        )
-        for agent in agents.values()
-    }
-    for agent_id, queue_id, priority in QueueMembership.objects.filter(
+    pool = candidates(agents.values())
+    for agent_id, queue_id, chat_priority, call_priority in QueueMembership.objects.filter(
         agent_id__in=list(agents), queue_id__in=queue_ids, logged_on=True
-    ).values_list("agent_id", "queue_id", "priority"):
-        candidates[agent_id].memberships[queue_id] = priority
+    ).values_list("agent_id", "queue_id", "chat_priority", "call_priority"):
+        pool[agent_id].memberships[queue_id] = {rules.CHATS: chat_priority, rules.CALLS: call_priority}
     for agent_id, skill_id, level in AgentSkill.objects.filter(agent_id__in=list(agents)).values_list(
         "agent_id", "skill_id", "level"
     ):
-        candidates[agent_id].skills[skill_id] = level
+        pool[agent_id].skills[skill_id] = level
     for item_id, agent_ids in _refused_agents(item_ids=item_ids).items():
         for agent_id in agent_ids:
-            if agent_id in candidates:
-                candidates[agent_id].refused.add(item_id)
-    return candidates
+            if agent_id in pool:
+                pool[agent_id].refused.add(item_id)
+    return pool
 
 
 def _required_skills(*, queue_ids: list[int]) -> dict[int, dict[int, int]]:
@@ -257,11 +256,16 @@ def _assign(*, item: WorkItem, agent: AgentProfile, kind: str) -> None:
     _waiting_changed(item.channel, item.queue_id)
 
 
-def _capacity_left(agent: AgentProfile, *, excluding=None) -> int:
+def _capacity_left(agent: AgentProfile, *, channel: str, excluding=None) -> int:
+    """Free slots for the channel's work, with the agent's row locked by the caller."""
     holding = WorkItem.objects.filter(agent=agent, state__in=WorkItem.HOLDING_STATES)
     if excluding is not None:
         holding = holding.exclude(pk=excluding)
-    return agent.chat_capacity - holding.count()
+    held: dict[str, int] = {}
+    for held_channel in holding.values_list("channel", flat=True):
+        group = rules.capacity_group(held_channel)
+        held[group] = held.get(group, 0) + 1
+    return candidate(agent, held=held).free(rules.capacity_group(channel))
 
 
 # --- the agent's answers ----------------------------------------------------------------
@@ -334,8 +338,10 @@ def work_item_pick(*, agent: AgentProfile, item_id, allowed_queue_ids: Iterable[
         raise RoutingError("taken", _("Someone else already took this."))
     if item.state == WorkItem.State.OFFERED and item.agent_id != agent.pk:
         handler_for(item.channel).offer_withdrawn(item=item, agent=item.agent, reason="picked")
-    if _capacity_left(agent, excluding=item.pk) <= 0:
-        raise RoutingError("at_capacity", _("You are at your chat capacity; end a chat first."))
+    if _capacity_left(agent, channel=item.channel, excluding=item.pk) <= 0:
+        if item.channel == WorkItem.Channel.CHAT:
+            raise RoutingError("at_capacity", _("You are at your chat capacity, or on a call; end one first."))
+        raise RoutingError("at_capacity", _("You are on a call already, or take no calls."))
     _assign(item=item, agent=agent, kind="picked")
     return item
 

@@ -38,7 +38,7 @@
 
   function onFrame(f) {
     switch (f.type) {
-      case "presence": $("presence").value = f.state; $("presence-reason").value = f.reason || ""; break;
+      case "presence": onPresence(f); break;
       case "queue_update": S.waiting[f.queue.id] = f.waiting; S.totals[f.queue.id] = f.total; renderWaiting(); break;
       case "offer": addOffer(f); break;
       case "offer_withdrawn": removeOffer(f.conversation_id); break;
@@ -52,6 +52,13 @@
       case "offline_message": loadOfflineMessages(); break;
       case "error": showError(f); break;
     }
+  }
+  function onPresence(f) {
+    var notice = T.presence_reasons[f.reason];
+    $("presence").value = f.state;
+    $("presence-reason").value = notice ? "" : (f.reason || "");
+    $("presence-notice").textContent = notice || "";
+    $("presence-notice").hidden = !notice;
   }
   function showError(f) {
     var pending = f.client_id && document.querySelector('[data-client-id="' + f.client_id + '"]');

@@ -78,3 +78,25 @@ def test_browser_language_is_used_without_a_choice(client):
 def test_admin_is_the_configuration_console(admin_client):
     response = admin_client.get(reverse("admin:index"))
     assert "Contact center configuration console" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_console_sets_the_channels_a_queue_serves(admin_client, rf, admin_user):
+    from django.contrib import admin
+
+    from routing.models import Queue
+
+    page = admin_client.get(reverse("admin:routing_queue_add")).content.decode()
+    assert 'type="checkbox" name="channels" value="voice"' in page
+    request = rf.get("/")
+    request.user = admin_user
+    form_class = admin.site._registry[Queue].get_form(request)
+    base = {
+        "name": "Phones", "assignment_mode": "offer", "offer_timeout_seconds": 30, "priority": 5,
+        "service_level_target_seconds": 60, "time_zone": "Europe/Oslo", "customer_grace_seconds": 120,
+    }  # fmt: skip
+    form = form_class(data={**base, "channels": ["chat", "voice"]})
+    assert form.is_valid(), form.errors
+    assert form.save().channels == ["chat", "voice"]
+    assert "channels" in form_class(data={**base, "name": "None", "channels": []}).errors
+    assert "channels" in form_class(data={**base, "name": "Fax", "channels": ["fax"]}).errors

@@ -1,8 +1,19 @@
 """Each ordering and ranking rule of the router alone (routing/rules.py, docs/routing.md)."""
 
 import datetime
+from dataclasses import replace
 
-from routing.rules import Candidate, Work, agent_rank_key, best_agent, eligible, work_order_key
+from routing.rules import (
+    CALLS,
+    CHATS,
+    Candidate,
+    Work,
+    agent_blocks,
+    agent_rank_key,
+    best_agent,
+    eligible,
+    work_order_key,
+)
 
 NOW = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.UTC)
 
@@ -44,9 +55,14 @@ def test_the_longest_waiting_goes_first_when_all_else_is_equal():
     assert min([newer, older], key=lambda w: work_order_key(w, NOW)).id == "older"
 
 
-def agent(id, *, capacity=3, held=0, priority=1, skills=None, last=None, queue=1, refused=()):
+def agent(
+    id, *, capacity=3, held=0, priority=1, skills=None, last=None, queue=1, refused=(), calls=1, on_call=0,
+    call_priority=1, blocks=None,
+):  # fmt: skip
     return Candidate(
-        id=id, capacity=capacity, held=held, memberships={queue: priority}, skills=skills or {},
+        id=id, capacity={CHATS: capacity, CALLS: calls}, held={CHATS: held, CALLS: on_call},
+        blocks=agent_blocks(calls_block_chats=True, chats_block_calls=False) if blocks is None else blocks,
+        memberships={queue: {CHATS: priority, CALLS: call_priority}}, skills=skills or {},
         last_assigned_at=last, refused=set(refused),
     )  # fmt: skip
 
@@ -96,3 +112,42 @@ def test_the_longest_idle_ranks_last():
 
 def test_nobody_eligible_means_nobody():
     assert best_agent([agent(1, held=3)], work("w"), {}) is None
+
+
+def call(id, **kwargs):
+    return replace(work(id, **kwargs), channel="voice")
+
+
+def test_chats_and_calls_count_against_their_own_capacity():
+    assert eligible(agent(1, capacity=3, held=3), call("c"), {})  # full of chats, a call still fits
+    assert not eligible(agent(1, calls=1, on_call=1), call("c"), {})
+    assert not eligible(agent(1, calls=0), call("c"), {})  # takes no calls
+
+
+def test_a_callback_shares_the_call_capacity():
+    assert not eligible(agent(1, on_call=1), replace(work("cb"), channel="callback"), {})
+
+
+def test_an_agent_on_a_call_gets_no_new_chat():
+    assert not eligible(agent(1, on_call=1), work("w"), {})
+    unblocked = agent(1, on_call=1, blocks=agent_blocks(calls_block_chats=False, chats_block_calls=False))
+    assert eligible(unblocked, work("w"), {})
+
+
+def test_chats_block_calls_only_when_the_agent_says_so():
+    assert eligible(agent(1, held=1), call("c"), {})
+    strict = agent(1, held=1, blocks=agent_blocks(calls_block_chats=True, chats_block_calls=True))
+    assert not eligible(strict, call("c"), {})
+    assert eligible(agent(1, held=0, blocks=strict.blocks), call("c"), {})
+
+
+def test_the_agent_priority_of_the_works_channel_counts():
+    chat_first, call_first = agent(1, priority=1, call_priority=3), agent(2, priority=3, call_priority=1)
+    assert best_agent([chat_first, call_first], work("w"), {}).id == 1
+    assert best_agent([chat_first, call_first], call("c"), {}).id == 2
+
+
+def test_load_is_measured_on_the_works_channel():
+    busy_chatting = agent(1, capacity=3, held=2)
+    assert agent_rank_key(busy_chatting, call("c"), {})[2] == 0.0
+    assert agent_rank_key(busy_chatting, work("w"), {})[2] == 2 / 3

@@ -66,7 +66,7 @@ def test_many_processes_never_double_assign_or_exceed_a_cap(roles):
     for n in range(AGENTS):
         agent = AgentProfileFactory(user=UserFactory(username=f"stress-{n}", roles=["Agent"]), chat_capacity=1 + n % 4)
         for queue in queues[: 1 + n % 2]:
-            QueueMembership.objects.create(agent=agent, queue=queue, priority=1 + n % 3)
+            QueueMembership.objects.create(agent=agent, queue=queue, chat_priority=1 + n % 3)
     for n in range(ITEMS):  # nobody ready yet: everything waits
         chat.conversation_start(widget=widgets[n % 2], prechat={})
     AgentProfile.objects.update(presence="ready")
