@@ -18,9 +18,14 @@ import django  # noqa: E402
 django.setup()
 
 from chat.services import ChatError, conversation_end  # noqa: E402
+from routing import handlers  # noqa: E402
 from routing import services as routing  # noqa: E402
 from routing.models import AgentProfile, WorkItem  # noqa: E402
 from routing.services import RoutingError  # noqa: E402
+from tests.routing.voice_stand_in import RecordingVoice  # noqa: E402
+
+if handlers.register("voice", RecordingVoice()) is not None:
+    raise SystemExit("the voice channel exists now: stress it with its own handler")
 
 
 def main(seconds: float, seed: int) -> None:
@@ -51,10 +56,14 @@ def main(seconds: float, seed: int) -> None:
                     routing.work_item_pick(agent=agent, item_id=rng.choice(waiting))
             elif action == "end":
                 held = list(
-                    WorkItem.objects.filter(agent=agent, state="assigned").values_list("reference", flat=True)[:3]
+                    WorkItem.objects.filter(agent=agent, state="assigned").values_list("channel", "reference")[:3]
                 )
                 if held:
-                    conversation_end(conversation_id=rng.choice(held), ended_by="agent", actor=agent.user)
+                    channel, reference = rng.choice(held)
+                    if channel == "chat":
+                        conversation_end(conversation_id=reference, ended_by="agent", actor=agent.user)
+                    else:
+                        routing.work_item_finish(channel=channel, reference=reference)
             elif action == "log_off":
                 routing.queue_log_on(agent=agent, logged_on=False)
             elif action == "log_on":

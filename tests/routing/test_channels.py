@@ -1,9 +1,4 @@
-"""Capacity per channel (R2) and agent priority per channel (R3), with calls beside chats.
-
-Voice registers its own handler when it exists; until then these tests stand in for the
-voice channel with a handler that records what the router told it, which is all the router
-needs of a channel.
-"""
+"""Capacity per channel (R2) and agent priority per channel (R3), with calls beside chats."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -15,23 +10,7 @@ from routing import services as routing
 from routing.models import Queue, QueueMembership, WorkItem
 from routing.services import RoutingError
 from tests.factories import AgentProfileFactory, QueueFactory, WidgetFactory
-
-
-class RecordingVoice:
-    def __init__(self):
-        self.told = []
-
-    def offered(self, *, item, agent):
-        self.told.append(("offered", item.reference, agent.pk))
-
-    def offer_withdrawn(self, *, item, agent, reason):
-        self.told.append((reason, item.reference, agent.pk))
-
-    def assigned(self, *, item, agent):
-        self.told.append(("assigned", item.reference, agent.pk))
-
-    def waiting_changed(self, *, queue_id):
-        pass
+from tests.routing.voice_stand_in import RecordingVoice
 
 
 @pytest.fixture

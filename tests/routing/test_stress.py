@@ -1,6 +1,6 @@
 """Several processes route, accept, decline, pick, end and log off at random on one
-PostgreSQL; afterwards the event history shows every item assigned at most once and no
-agent ever over capacity."""
+PostgreSQL, over chats and calls; afterwards the event history shows every item assigned at
+most once, no agent ever over a capacity, and no chat taken by an agent holding a call."""
 
 import subprocess
 import sys
@@ -9,31 +9,40 @@ from collections import defaultdict
 import pytest
 
 from chat import services as chat
+from routing import handlers, rules
+from routing import services as routing
 from routing.models import AgentProfile, QueueMembership, WorkItem, WorkItemEvent
 from tests.factories import AgentProfileFactory, QueueFactory, UserFactory, WidgetFactory
 from tests.processes import BASE_DIR, process_env
+from tests.routing.voice_stand_in import RecordingVoice
 
 PROCESSES = 4
 SECONDS = 8
 ITEMS = 240
+CALLS = 60
 AGENTS = 24
 
 
-def replay_holdings(events, capacities):
-    """Rebuild who held what from the history, checking the cap at every step."""
+def replay_holdings(events, capacities, channels):
+    """Rebuild who held what from the history, checking the caps and the call-blocks-chats
+    rule at every step. `capacities`: agent -> capacity group -> slots."""
     holder: dict = {}  # item -> (agent, "offered"|"assigned")
-    held = defaultdict(int)
-    peak = defaultdict(int)
+    held = defaultdict(lambda: defaultdict(int))  # agent -> group -> items
+    over, chats_during_calls = {}, []
     assignments = defaultdict(int)
 
     def take(agent, item, state):
-        held[agent] += 1
-        peak[agent] = max(peak[agent], held[agent])
+        group = rules.capacity_group(channels[item])
+        if group == rules.CHATS and held[agent][rules.CALLS]:
+            chats_during_calls.append((agent, item))
+        held[agent][group] += 1
+        if held[agent][group] > capacities[agent][group]:
+            over[(agent, group)] = (held[agent][group], capacities[agent][group])
         holder[item] = (agent, state)
 
     def release(item):
         if item in holder:
-            held[holder.pop(item)[0]] -= 1
+            held[holder.pop(item)[0]][rules.capacity_group(channels[item])] -= 1
 
     for item, kind, agent in events:
         if kind == "offered":
@@ -55,20 +64,25 @@ def replay_holdings(events, capacities):
             assignments[item] += 1
         elif kind in ("done", "cancelled"):
             release(item)
-    over = {agent: (peak[agent], capacities[agent]) for agent in peak if peak[agent] > capacities[agent]}
-    return assignments, over, held
+    return assignments, over, chats_during_calls, held
 
 
 @pytest.mark.django_db(transaction=True)
 def test_many_processes_never_double_assign_or_exceed_a_cap(roles):
-    queues = [QueueFactory(name="Stress A"), QueueFactory(name="Stress B", priority=8)]
+    queues = [QueueFactory(name="Stress A", channels=["chat", "voice"]), QueueFactory(name="Stress B", priority=8)]
     widgets = [WidgetFactory(queue=queue) for queue in queues]
     for n in range(AGENTS):
         agent = AgentProfileFactory(user=UserFactory(username=f"stress-{n}", roles=["Agent"]), chat_capacity=1 + n % 4)
         for queue in queues[: 1 + n % 2]:
             QueueMembership.objects.create(agent=agent, queue=queue, chat_priority=1 + n % 3)
-    for n in range(ITEMS):  # nobody ready yet: everything waits
-        chat.conversation_start(widget=widgets[n % 2], prechat={})
+    previous = handlers.register("voice", RecordingVoice())
+    try:
+        for n in range(ITEMS):  # nobody ready yet: everything waits
+            chat.conversation_start(widget=widgets[n % 2], prechat={})
+            if n < CALLS:
+                routing.work_item_enqueue(channel="voice", reference=f"call-{n}", queue=queues[0])
+    finally:
+        handlers.register("voice", previous)
     AgentProfile.objects.update(presence="ready")
 
     workers = [
@@ -86,12 +100,21 @@ def test_many_processes_never_double_assign_or_exceed_a_cap(roles):
     assert [worker.returncode for worker in workers] == [0] * PROCESSES, "\n".join(outputs)
 
     events = list(WorkItemEvent.objects.order_by("at", "pk").values_list("work_item_id", "kind", "agent_id"))
-    capacities = dict(AgentProfile.objects.values_list("pk", "chat_capacity"))
-    assignments, over, held = replay_holdings(events, capacities)
+    capacities = {
+        pk: {rules.CHATS: chats, rules.CALLS: calls}
+        for pk, chats, calls in AgentProfile.objects.values_list("pk", "chat_capacity", "call_capacity")
+    }
+    channels = dict(WorkItem.objects.values_list("pk", "channel"))
+    assignments, over, chats_during_calls, held = replay_holdings(events, capacities, channels)
     assert sum(assignments.values()) > ITEMS // 4, outputs  # the test really exercised assignment
+    assert sum(assignments[pk] for pk, channel in channels.items() if channel == "voice") > CALLS // 4, outputs
     assert max(assignments.values()) == 1  # never assigned twice
     assert over == {}
+    assert chats_during_calls == []
     # The history and the final state agree.
+    holding = WorkItem.objects.filter(state__in=["offered", "assigned"])
     for agent_id in capacities:
-        actual = WorkItem.objects.filter(agent_id=agent_id, state__in=["offered", "assigned"]).count()
-        assert held[agent_id] == actual
+        channels_held = list(holding.filter(agent_id=agent_id).values_list("channel", flat=True))
+        for group in (rules.CHATS, rules.CALLS):
+            actual = sum(1 for channel in channels_held if rules.capacity_group(channel) == group)
+            assert held[agent_id][group] == actual
