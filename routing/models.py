@@ -374,7 +374,7 @@ class WorkItem(models.Model):
         OFFERED = "offered", _("Offered")
         ASSIGNED = "assigned", _("Assigned")
         DONE = "done", _("Done")
-        CANCELLED = "cancelled", _("Cancelled")
+        ABANDONED = "abandoned", _("Abandoned")  # ended before an agent took it
 
     ACTIVE_STATES = (State.WAITING, State.OFFERED, State.ASSIGNED)
     HOLDING_STATES = (State.OFFERED, State.ASSIGNED)

@@ -90,8 +90,9 @@ def work_item_enqueue(*, channel: str, reference: str, queue: Queue, priority: i
 
 
 @transaction.atomic
-def work_item_finish(*, channel: str, reference: str, cancelled: bool = False) -> WorkItem | None:
-    """The channel is done with its work (ended, or the customer left): free the agent."""
+def work_item_finish(*, channel: str, reference: str) -> WorkItem | None:
+    """The channel is done with its work: done when an agent had taken it (the agent is freed),
+    abandoned when it ended still waiting or offered (the customer left or gave up)."""
     item = (
         WorkItem.objects.select_for_update(of=("self",), no_key=True)
         .filter(channel=channel, reference=reference, state__in=WorkItem.ACTIVE_STATES)
@@ -102,7 +103,7 @@ def work_item_finish(*, channel: str, reference: str, cancelled: bool = False) -
     was_waiting = item.state in (WorkItem.State.WAITING, WorkItem.State.OFFERED)
     if item.state == WorkItem.State.OFFERED and item.agent is not None:
         handler_for(channel).offer_withdrawn(item=item, agent=item.agent, reason="cancelled")
-    item.state = WorkItem.State.CANCELLED if cancelled or was_waiting else WorkItem.State.DONE
+    item.state = WorkItem.State.ABANDONED if was_waiting else WorkItem.State.DONE
     item.finished_at = timezone.now()
     item.offer_expires_at = None
     item.save(update_fields=["state", "finished_at", "offer_expires_at"])

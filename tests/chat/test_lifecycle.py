@@ -207,7 +207,7 @@ def test_a_customer_gone_longer_than_the_grace_time_ends_the_chat(widget, django
     kept.refresh_from_db()
     assert (conversation.state, conversation.ended_by, conversation.end_reason) == ("ended", "system", "customer_gone")
     assert kept.state == "queued"
-    assert WorkItem.objects.get(reference=str(conversation.pk)).state == WorkItem.State.CANCELLED
+    assert WorkItem.objects.get(reference=str(conversation.pk)).state == WorkItem.State.ABANDONED
 
 
 @pytest.mark.django_db

@@ -62,7 +62,7 @@ def replay_holdings(events, capacities, channels):
                 release(item)
                 take(agent, item, "assigned")
             assignments[item] += 1
-        elif kind in ("done", "cancelled"):
+        elif kind in ("done", "abandoned"):
             release(item)
     return assignments, over, chats_during_calls, held
 
