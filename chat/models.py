@@ -6,13 +6,16 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
-from routing.models import Contact, Queue
+from routing.models import Contact, DispositionCode, Queue
 
 MAX_MESSAGE_LENGTH = 4000
 
@@ -170,6 +173,21 @@ class Conversation(models.Model):
         _("rating"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     rating_comment = models.TextField(_("rating comment"), blank=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    inactivity_warned_at = models.DateTimeField(null=True, blank=True)
+    auto_replied_at = models.DateTimeField(null=True, blank=True)
+    disposition = models.ForeignKey(
+        DispositionCode,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        verbose_name=_("disposition"),
+    )
+    wrap_up_note = models.TextField(_("wrap-up note"), blank=True, max_length=2000)
+    # Full-text search (A11): the words of the conversation, in its language's configuration.
+    search_config = models.CharField(max_length=20, blank=True)
+    search = SearchVectorField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -179,6 +197,7 @@ class Conversation(models.Model):
             models.Index(fields=["state", "queue"], name="conversation_state_queue"),
             models.Index(fields=["agent", "state"], name="conversation_agent_state"),
             models.Index(fields=["contact", "-created_at"], name="conversation_contact_recent"),
+            GinIndex(fields=["search"], name="conversation_search"),
         ]
 
     def __str__(self) -> str:
@@ -203,6 +222,8 @@ class Message(models.Model):
     )
     author_name = models.CharField(max_length=120, blank=True)
     text = models.TextField()
+    # A link sent under an alias (W8): `text` is the alias, shown as the link's words.
+    link_url = models.CharField(max_length=2000, blank=True)
     internal = models.BooleanField(default=False)
     sent_at = models.DateTimeField(auto_now_add=True)
 
@@ -254,10 +275,16 @@ class ConversationEvent(models.Model):
 
 
 class Participant(models.Model):
-    """An agent's stay in a conversation: joined, left."""
+    """An agent's stay in a conversation: joined, left. A consultant sees the chat and its
+    notes and writes notes only; the customer is not told of them (A6)."""
+
+    class Role(models.TextChoices):
+        AGENT = "agent", _("Agent")
+        CONSULTANT = "consultant", _("Consultant")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_participations")
+    role = models.CharField(max_length=12, choices=Role.choices, default=Role.AGENT)
     shown_name = models.CharField(max_length=120)
     joined_at = models.DateTimeField(auto_now_add=True)
     left_at = models.DateTimeField(null=True, blank=True)
@@ -275,6 +302,120 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return self.shown_name
+
+
+class Invitation(models.Model):
+    """An agent asks a colleague into a chat: to take it over (transfer), to join it
+    (conference) or to advise on it privately (consultation)."""
+
+    class Kind(models.TextChoices):
+        TRANSFER = "transfer", _("Transfer")
+        CONFERENCE = "conference", _("Conference")
+        CONSULTATION = "consultation", _("Consultation")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        EXPIRED = "expired", _("Expired")
+
+    TIMEOUT_SECONDS = 60
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="invitations")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    receiver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_invitations")
+    note = models.TextField(_("note for the colleague"), blank=True, max_length=2000)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "receiver"],
+                condition=models.Q(state="pending"),
+                name="invitation_one_pending_per_colleague",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.receiver}"
+
+
+class CannedResponse(models.Model):
+    """A prepared answer (A5): the agent's own, their team's (a queue's) or everyone's.
+    Placeholders such as {customer_name} are filled when the agent inserts it."""
+
+    class Scope(models.TextChoices):
+        PERSONAL = "personal", _("Personal")
+        TEAM = "team", _("Team (a queue)")
+        GLOBAL = "global", _("Everyone")
+
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, default=Scope.GLOBAL)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_responses",
+        verbose_name=_("owner"),
+    )
+    queue = models.ForeignKey(
+        Queue,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_responses",
+        verbose_name=_("queue"),
+    )
+    shortcut = models.SlugField(
+        _("shortcut"), max_length=40, help_text=_("Typed after / in the message field, e.g. hello.")
+    )
+    title = models.CharField(_("title"), max_length=120)
+    text = models.TextField(_("text"), max_length=MAX_MESSAGE_LENGTH)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Offered in chats in this language first. Empty: any language."),
+    )
+    updated_at = models.DateTimeField(_("changed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
+        ordering = ["shortcut", "title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope="personal", owner__isnull=False, queue__isnull=True)
+                    | models.Q(scope="team", owner__isnull=True, queue__isnull=False)
+                    | models.Q(scope="global", owner__isnull=True, queue__isnull=True)
+                ),
+                name="canned_response_scope_matches_owner_and_queue",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut} {self.title}"
+
+    def clean(self) -> None:
+        if self.scope == self.Scope.PERSONAL and self.owner_id is None:
+            raise ValidationError({"owner": _("A personal response needs its owner.")})
+        if self.scope == self.Scope.TEAM and self.queue_id is None:
+            raise ValidationError({"queue": _("A team response needs its queue.")})
+        if self.scope != self.Scope.PERSONAL:
+            self.owner = None
+        if self.scope != self.Scope.TEAM:
+            self.queue = None
 
 
 class OfflineMessage(models.Model):

@@ -128,6 +128,55 @@ class Queue(models.Model):
         validators=[MinValueValidator(15)],
         help_text=_("A chat ends when the customer's connection has been gone this long."),
     )
+    wrap_up_seconds = models.PositiveIntegerField(
+        _("wrap-up time (seconds)"),
+        default=0,
+        validators=[MaxValueValidator(3600)],
+        help_text=_("After this queue's work the agent gets no new work for this long (or their own, if longer)."),
+    )
+    inactivity_warning_seconds = models.PositiveIntegerField(
+        _("warn a silent customer after (seconds)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(30)],
+        help_text=_("When the customer has written nothing for this long in an answered chat. Empty: never."),
+    )
+    inactivity_warning_text = models.TextField(
+        _("inactivity warning"),
+        blank=True,
+        help_text=_("Empty: a standard text in the customer's language."),
+    )
+    inactivity_close_seconds = models.PositiveIntegerField(
+        _("close a silent chat after (seconds)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(60)],
+        help_text=_("Counted like the warning; must be longer than it. Empty: never."),
+    )
+    auto_reply_seconds = models.PositiveIntegerField(
+        _("automatic reply after (seconds)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5)],
+        help_text=_("Sent once to a customer no agent has answered this long. Empty: none."),
+    )
+    auto_reply_text = models.TextField(
+        _("automatic reply"),
+        blank=True,
+        help_text=_("Empty: a standard text in the customer's language. Placeholders as in the welcome message."),
+    )
+    alarm_waiting = models.PositiveIntegerField(
+        _("alarm when this many wait"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+    )
+    alarm_oldest_wait_seconds = models.PositiveIntegerField(
+        _("alarm when the oldest has waited (seconds)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+    )
 
     class Meta:
         verbose_name = _("queue")
@@ -142,6 +191,12 @@ class Queue(models.Model):
             raise ValidationError({"channels": _("A queue serves at least one channel.")})
         if len(set(self.channels)) != len(self.channels):
             raise ValidationError({"channels": _("Each channel once, please.")})
+
+    def clean_fields(self, exclude=None) -> None:
+        super().clean_fields(exclude=exclude)
+        warn, close = self.inactivity_warning_seconds, self.inactivity_close_seconds
+        if warn and close and close <= warn:
+            raise ValidationError({"inactivity_close_seconds": _("Close later than the warning.")})
 
     def serves(self, channel: str) -> bool:
         return channel in self.channels
@@ -285,6 +340,61 @@ class QueueMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} @ {self.queue}"
+
+
+class DispositionCode(models.Model):
+    """How a conversation ended up, chosen by the agent in wrap-up (sale, advice given …)."""
+
+    name = models.CharField(_("name"), max_length=80)
+    queue = models.ForeignKey(
+        Queue,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="disposition_codes",
+        verbose_name=_("queue"),
+        help_text=_("Empty: offered in every queue."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("disposition code")
+        verbose_name_plural = _("disposition codes")
+        ordering = ["order", "name"]
+        constraints = [models.UniqueConstraint(fields=["queue", "name"], name="disposition_code_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QueueAlarm(models.Model):
+    """A queue over one of its alarm thresholds (X1), from when it crossed until it recovered."""
+
+    class Kind(models.TextChoices):
+        WAITING = "waiting", _("Too many waiting")
+        OLDEST_WAIT = "oldest_wait", _("Waiting too long")
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="alarms")
+    kind = models.CharField(_("alarm"), max_length=12, choices=Kind.choices)
+    threshold = models.PositiveIntegerField(_("threshold"))
+    value = models.PositiveIntegerField(_("value when raised"))
+    peak = models.PositiveIntegerField(_("highest value"))
+    raised_at = models.DateTimeField(_("raised"), auto_now_add=True)
+    cleared_at = models.DateTimeField(_("cleared"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("queue alarm")
+        verbose_name_plural = _("queue alarms")
+        ordering = ["-raised_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["queue", "kind"], condition=models.Q(cleared_at__isnull=True), name="queue_alarm_one_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue}: {self.get_kind_display()}"
 
 
 class WeeklySlot(models.Model):
