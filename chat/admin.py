@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from import_export import fields, resources, widgets
+from import_export.admin import ImportExportModelAdmin
 
-from .models import Conversation, Message, OfflineMessage, PrechatChoice, PrechatField, Widget
+from routing.models import Queue
+
+from .models import CannedResponse, Conversation, Message, OfflineMessage, PrechatChoice, PrechatField, Widget
 
 
 @admin.register(Widget)
@@ -90,3 +95,31 @@ class OfflineMessageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class CannedResponseResource(resources.ModelResource):
+    """Import/export of canned responses: owners by username, queues by name."""
+
+    owner = fields.Field(
+        attribute="owner", column_name="owner", widget=widgets.ForeignKeyWidget(get_user_model(), "username")
+    )
+    queue = fields.Field(attribute="queue", column_name="queue", widget=widgets.ForeignKeyWidget(Queue, "name"))
+
+    class Meta:
+        model = CannedResponse
+        fields = ["id", "scope", "owner", "queue", "shortcut", "title", "text", "language"]
+        clean_model_instances = True  # the model's rules (scope, owner, queue) hold for imported rows too
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(ImportExportModelAdmin):
+    resource_classes = [CannedResponseResource]
+    list_display = ["shortcut", "title", "scope", "queue", "owner", "language", "updated_at"]
+    list_filter = ["scope", "language", "queue"]
+    list_select_related = ["queue", "owner"]
+    search_fields = ["shortcut", "title", "text"]
+    autocomplete_fields = ["owner", "queue"]
+    fieldsets = [
+        (None, {"fields": ["shortcut", "title", "text", "language"]}),
+        (_("Who may use it"), {"fields": ["scope", "queue", "owner"]}),
+    ]

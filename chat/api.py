@@ -3,6 +3,8 @@ agent's conversation and message endpoints. One view per operation; services do 
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -17,14 +19,15 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
+from contactcenter.middleware import user_time_zone
 from routing import services as routing
 from routing.hours import is_open
-from routing.models import AgentProfile
-from routing.selectors import is_supervisor
+from routing.models import AgentProfile, Queue
+from routing.selectors import can_serve, is_supervisor
 
-from . import prechat, selectors, services
+from . import canned, handover, prechat, search, selectors, services, wrapup
 from .frames import conversation_summary, message_frame
-from .models import Conversation, Widget
+from .models import Conversation, PrechatChoice, Widget
 from .services import ChatError
 
 SUPPORTED_LOCALES = ("en", "fi", "sv", "nb", "da", "ru")
@@ -67,6 +70,22 @@ def widget_status(*, widget: Widget, locale: str) -> dict:
         "button_label": button_label,
         "color": widget.color,
     }
+
+
+ERROR_STATUS = {
+    "invalid": status.HTTP_400_BAD_REQUEST,
+    "too_long": status.HTTP_400_BAD_REQUEST,
+    "forbidden": status.HTTP_403_FORBIDDEN,
+    "not_found": status.HTTP_404_NOT_FOUND,
+}
+
+
+def chat_error_response(error: ChatError) -> Response:
+    """A refused chat verb in the API's error shape; conflicts of state are 409."""
+    body = {"error": error.code, "message": error.message}
+    if error.fields:
+        body["fields"] = error.fields
+    return Response(body, status=ERROR_STATUS.get(error.code, status.HTTP_409_CONFLICT))
 
 
 class CustomerThrottle(AnonRateThrottle):
@@ -223,13 +242,90 @@ class ConversationDetailApi(APIView):
         return Response(summary)
 
 
+# Ids arrive from the query string; anything beyond a bigint is simply not an id.
+MAX_ID = 2**63 - 1
+
+
+class ConversationSearchApi(APIView):
+    """Search the history of the queues the agent sees (A11): words (stemmed in each
+    conversation's language), queue, answering agent (a user id) and days of the start."""
+
+    permission_classes = [IsAuthenticated]
+
+    class ConversationSearchInput(serializers.Serializer):
+        q = serializers.CharField(required=False, allow_blank=True, max_length=search.MAX_QUERY_LENGTH, default="")
+        queue = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+        agent = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+        def get_fields(self):
+            # "from" is a Python keyword, so these two cannot be class attributes.
+            fields = super().get_fields()
+            fields["from"] = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+            fields["to"] = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+            return fields
+
+        def validate(self, attrs):
+            if "from" in attrs and "to" in attrs and attrs["from"] > attrs["to"]:
+                raise serializers.ValidationError({"to": [_("The end date is before the start date.")]})
+            return attrs
+
+    @extend_schema(operation_id="conversation_search", parameters=[ConversationSearchInput], responses={200: dict})
+    def get(self, request):
+        data = self.ConversationSearchInput(data=request.GET)
+        if not data.is_valid():
+            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        values = data.validated_data
+        # Days in the agent's time zone, also for a token (authenticated after the middleware).
+        with timezone.override(user_time_zone(request.user)):
+            found = search.conversations_search(
+                user=request.user,
+                q=values["q"],
+                queue_id=values.get("queue"),
+                agent_id=values.get("agent"),
+                date_from=values.get("from"),
+                date_to=values.get("to"),
+            )
+        return Response({"results": [history_item(c, snippet=c.snippet) for c in found]})
+
+
+class ConversationHistoryApi(APIView):
+    """The contact's other conversations that the agent may see (A4)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="conversation_history", responses={200: dict, 404: dict})
+    def get(self, request, conversation_id):
+        try:
+            others = search.contact_history(user=request.user, conversation_id=conversation_id)
+        except Conversation.DoesNotExist:
+            raise Http404 from None
+        return Response({"results": [history_item(c) for c in others]})
+
+
+def history_item(conversation: Conversation, *, snippet: str = "") -> dict:
+    """A conversation in search results and contact history. `snippet` is plain text (to be
+    shown as text, never as HTML) with the found words between « and »."""
+    contact, agent = conversation.contact, conversation.agent
+    return {
+        "id": str(conversation.pk),
+        "started_at": conversation.created_at.isoformat(),
+        "ended_at": conversation.ended_at.isoformat() if conversation.ended_at else None,
+        "queue": {"id": conversation.queue_id, "name": conversation.queue.name},
+        "agent": (agent.get_full_name() or agent.get_username()) if agent else None,
+        "customer": contact.name or contact.email or contact.phone or None,
+        "snippet": snippet,
+        "locale": conversation.locale,
+    }
+
+
 class MessageListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class MessageListCreateInput(serializers.Serializer):
         client_id = serializers.UUIDField(required=False, allow_null=True)
-        text = serializers.CharField(max_length=4000, trim_whitespace=False)
+        text = serializers.CharField(max_length=4000, trim_whitespace=False, required=False, allow_blank=True)
         internal = serializers.BooleanField(required=False, default=False)
+        link_url = serializers.CharField(max_length=2000, required=False, allow_null=True, default=None)
 
     @extend_schema(operation_id="message_list", responses={200: dict})
     def get(self, request, conversation_id):
@@ -251,12 +347,12 @@ class MessageListCreateApi(APIView):
                 conversation_id=conversation.pk,
                 user=request.user,
                 client_id=data.validated_data.get("client_id"),
-                text=data.validated_data["text"],
+                text=data.validated_data.get("text", ""),
                 internal=data.validated_data["internal"],
+                link_url=data.validated_data["link_url"],
             )
         except ChatError as error:
-            code = status.HTTP_403_FORBIDDEN if error.code == "forbidden" else status.HTTP_409_CONFLICT
-            return Response({"error": error.code, "message": error.message}, status=code)
+            return chat_error_response(error)
         return Response(message_frame(message, for_agent=True), status=201 if created else 200)
 
 
@@ -370,3 +466,150 @@ def _visible_conversation(user, conversation_id) -> Conversation:
         return selectors.conversation_for_agent(user=user, conversation_id=conversation_id)
     except (Conversation.DoesNotExist, ValueError, ValidationError):
         raise Http404 from None
+
+
+class CannedResponseListApi(APIView):
+    """Canned responses (A5): for a chat, filled and ordered for it; or the agent's own list.
+    POST adds one of the agent's own."""
+
+    permission_classes = [IsAuthenticated]
+
+    class CannedResponseInput(serializers.Serializer):
+        shortcut = serializers.CharField(max_length=40)
+        title = serializers.CharField(max_length=120)
+        text = serializers.CharField(max_length=4000, trim_whitespace=False)
+        language = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+
+    @extend_schema(operation_id="canned_response_list", responses={200: dict})
+    def get(self, request):
+        q = request.GET.get("q", "")[:40]
+        conversation_id = request.GET.get("conversation")
+        if conversation_id:
+            try:
+                results = canned.for_conversation(user=request.user, conversation_id=_uuid(conversation_id), q=q)
+            except ChatError as error:
+                return chat_error_response(error)
+            return Response({"results": results})
+        responses = canned.usable_by(user=request.user).order_by("scope_rank", "shortcut")
+        if request.GET.get("mine") in ("1", "true"):
+            responses = responses.filter(scope="personal")
+        return Response({"results": [canned_response_data(r) for r in responses[: canned.MAX_LISTED]]})
+
+    @extend_schema(operation_id="canned_response_create", request=CannedResponseInput, responses={201: dict})
+    def post(self, request):
+        if not can_serve(request.user):
+            return Response({"error": "forbidden", "message": _("Agents only.")}, status=status.HTTP_403_FORBIDDEN)
+        data = self.CannedResponseInput(data=request.data)
+        if not data.is_valid():
+            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            response = canned.own_create(user=request.user, **data.validated_data)
+        except ChatError as error:
+            return chat_error_response(error)
+        return Response(canned_response_data(response), status=status.HTTP_201_CREATED)
+
+
+class CannedResponseDetailApi(APIView):
+    """Change or remove one of the agent's own canned responses."""
+
+    permission_classes = [IsAuthenticated]
+
+    class CannedResponseChange(serializers.Serializer):
+        shortcut = serializers.CharField(max_length=40, required=False)
+        title = serializers.CharField(max_length=120, required=False)
+        text = serializers.CharField(max_length=4000, trim_whitespace=False, required=False)
+        language = serializers.CharField(max_length=8, required=False, allow_blank=True)
+
+    @extend_schema(operation_id="canned_response_update", request=CannedResponseChange, responses={200: dict})
+    def patch(self, request, response_id: int):
+        data = self.CannedResponseChange(data=request.data)
+        if not data.is_valid():
+            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            response = canned.own_update(user=request.user, response_id=response_id, **data.validated_data)
+        except ChatError as error:
+            return chat_error_response(error)
+        return Response(canned_response_data(response))
+
+    @extend_schema(operation_id="canned_response_delete", responses={204: None})
+    def delete(self, request, response_id: int):
+        try:
+            canned.own_delete(user=request.user, response_id=response_id)
+        except ChatError as error:
+            return chat_error_response(error)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def canned_response_data(response) -> dict:
+    return {
+        "id": response.pk,
+        "scope": response.scope,
+        "queue": {"id": response.queue_id, "name": response.queue.name} if response.queue_id else None,
+        "shortcut": response.shortcut,
+        "title": response.title,
+        "text": response.text,
+        "language": response.language,
+        "updated_at": response.updated_at.isoformat(),
+    }
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ChatError("not_found", _("No such conversation.")) from None
+
+
+class TransferTargetsApi(APIView):
+    """Whom and where an agent can hand a chat to (A6, A7): logged-on colleagues with their
+    free chat slots, chat queues, and pre-chat categories that lead to a queue."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="transfer_targets", responses={200: dict})
+    def get(self, request):
+        if not can_serve(request.user):
+            return Response({"error": "forbidden", "message": _("Agents only.")}, status=status.HTTP_403_FORBIDDEN)
+        queues = Queue.objects.filter(is_active=True, channels__contains=["chat"]).order_by("name")
+        choices = (
+            PrechatChoice.objects.filter(route_to__is_active=True, route_to__channels__contains=["chat"])
+            .select_related("route_to")
+            .order_by("label")
+        )
+        return Response(
+            {
+                "colleagues": handover.colleagues_for(user=request.user),
+                "queues": [{"id": queue.pk, "name": queue.name} for queue in queues],
+                "categories": [
+                    {"id": choice.pk, "label": choice.label, "queue": choice.route_to.name} for choice in choices
+                ],
+            }
+        )
+
+
+class WrapUpApi(APIView):
+    """The agent's wrap-up of a chat they served: disposition code and note."""
+
+    permission_classes = [IsAuthenticated]
+
+    class WrapUpInput(serializers.Serializer):
+        disposition_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+        note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+    @extend_schema(operation_id="wrap_up_get", responses={200: dict})
+    def get(self, request, conversation_id):
+        try:
+            return Response(wrapup.wrap_up_form(conversation_id=conversation_id, user=request.user))
+        except ChatError as error:
+            return chat_error_response(error)
+
+    @extend_schema(operation_id="wrap_up_set", request=WrapUpInput, responses={200: dict})
+    def post(self, request, conversation_id):
+        data = self.WrapUpInput(data=request.data)
+        if not data.is_valid():
+            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            wrapup.wrap_up_set(conversation_id=conversation_id, user=request.user, **data.validated_data)
+            return Response(wrapup.wrap_up_form(conversation_id=conversation_id, user=request.user))
+        except ChatError as error:
+            return chat_error_response(error)

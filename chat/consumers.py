@@ -25,11 +25,12 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from routing import services as routing
+from routing.alarms import open_alarm_events
 from routing.models import AgentProfile, WorkItem
 from routing.selectors import agent_queues, can_serve, is_supervisor
 from routing.services import RoutingError
 
-from . import selectors, services
+from . import handover, selectors, services
 from .frames import assigned_frame
 from .models import Conversation, Message, Participant
 from .routing_handlers import offer_frame
@@ -408,6 +409,8 @@ class AgentConsumer(FrameConsumer):
             await self.send_frame(frame)
         for frame in snapshot["assigned"]:
             await self._open_conversation(frame, after_seq=0)
+        for frame in snapshot["invitations"] + snapshot["alarms"]:
+            await self.send_frame(frame)
 
     async def _keep_alive(self):
         while True:
@@ -447,6 +450,10 @@ class AgentConsumer(FrameConsumer):
         if kind == "queue":
             return  # customers' own queue positions
         conversation_id = frame.get("conversation_id")
+        if kind == "left":  # this agent left a chat others carry on (transfer, conference)
+            await self._close_conversation(conversation_id)
+            await self.send_frame(frame)
+            return
         if kind == "typing":
             if frame.get("user_id") != self.user.pk:
                 await self.send_frame({k: v for k, v in frame.items() if k != "user_id"})
@@ -553,6 +560,62 @@ class AgentConsumer(FrameConsumer):
             conversation_id=conversation_id, ended_by=Conversation.EndedBy.AGENT, actor=self.user
         )
 
+    async def frame_link(self, frame: dict) -> None:
+        """A link under an alias text (W8)."""
+        conversation_id = _conversation_id(frame)
+        message, created = await database_sync_to_async(services.message_post_by_agent)(
+            conversation_id=conversation_id,
+            user=self.user,
+            client_id=frame.get("client_id"),
+            text=frame.get("text"),
+            link_url=frame.get("url"),
+        )
+        if not created and conversation_id in self.conversations:
+            await self._replay(conversation_id, self.seqs.get(conversation_id))
+
+    async def frame_invite(self, frame: dict) -> None:
+        """Ask a colleague to take over (transfer), join (conference) or advise (consultation)."""
+        receiver_id = frame.get("user_id")
+        if not isinstance(receiver_id, int) or isinstance(receiver_id, bool):
+            raise ChatError("invalid", _("user_id must be a colleague's id."))
+        await database_sync_to_async(handover.invite)(
+            conversation_id=_conversation_id(frame),
+            sender=self.user,
+            receiver_id=receiver_id,
+            kind=frame.get("kind"),
+            note=frame.get("note"),
+        )
+
+    async def frame_invitation_accept(self, frame: dict) -> None:
+        await database_sync_to_async(handover.invitation_accept)(invitation_id=_invitation_id(frame), user=self.user)
+
+    async def frame_invitation_decline(self, frame: dict) -> None:
+        await database_sync_to_async(handover.invitation_decline)(invitation_id=_invitation_id(frame), user=self.user)
+
+    async def frame_invitation_withdraw(self, frame: dict) -> None:
+        await database_sync_to_async(handover.invitation_withdraw)(invitation_id=_invitation_id(frame), user=self.user)
+
+    async def frame_transfer(self, frame: dict) -> None:
+        """Send the chat to a queue or a pre-chat category's queue (A6)."""
+        queue_id, choice_id, stay = frame.get("queue_id"), frame.get("choice_id"), frame.get("stay", True)
+        for value in (queue_id, choice_id):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ChatError("invalid", _("queue_id and choice_id are ids."))
+        if not isinstance(stay, bool):
+            raise ChatError("invalid", _("stay must be true or false."))
+        await database_sync_to_async(handover.transfer_to_queue)(
+            conversation_id=_conversation_id(frame),
+            user=self.user,
+            queue_id=queue_id,
+            choice_id=choice_id,
+            note=frame.get("note"),
+            stay=stay,
+        )
+
+    async def frame_leave(self, frame: dict) -> None:
+        conversation_id = _conversation_id(frame)
+        await database_sync_to_async(handover.conversation_leave)(conversation_id=conversation_id, user=self.user)
+
 
 def _conversation_id(frame: dict) -> str:
     value = frame.get("conversation_id")
@@ -560,6 +623,14 @@ def _conversation_id(frame: dict) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise ChatError("invalid", _("conversation_id is missing or malformed.")) from None
+
+
+def _invitation_id(frame: dict) -> str:
+    value = frame.get("id")
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ChatError("invalid", _("id is missing or malformed.")) from None
 
 
 def _user_for_token(key: str):
@@ -596,7 +667,12 @@ def _agent_snapshot(user) -> dict | None:
     for item in selectors.pending_offers_of(agent=agent):
         conversation = Conversation.objects.select_related("queue", "contact").get(pk=item.reference)
         offers.append(offer_frame(item, conversation))
-    assigned = [assigned_frame(conversation) for conversation in selectors.active_conversations_of(user=user)]
+    assigned = []
+    for conversation in selectors.active_conversations_of(user=user):
+        frame = assigned_frame(conversation)
+        frame["role"] = conversation.my_role
+        assigned.append(frame)
+    invitations = [handover.invitation_frame(i) for i in handover.pending_invitations_for(user=user)]
     return {
         "agent": agent,
         "supervisor": is_supervisor(user),
@@ -611,4 +687,6 @@ def _agent_snapshot(user) -> dict | None:
         "queue_updates": [selectors.queue_update_frame(queue=queue) for queue in queues],
         "offers": offers,
         "assigned": assigned,
+        "invitations": invitations,
+        "alarms": open_alarm_events() if is_supervisor(user) else [],
     }

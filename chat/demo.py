@@ -10,10 +10,14 @@ from django.db import transaction
 from routing.models import MIDNIGHT, AgentProfile, Queue, QueueMembership, WeeklySlot
 from routing.roles import ADMIN, AGENT, SUPERVISOR, sync_roles
 
-from .models import Widget
+from .models import CannedResponse, Widget
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo mode only; load_demo refuses outside it
 DEMO_AGENTS = [f"agent{number}" for number in range(1, 6)]
+DEMO_CANNED = [
+    ("hello", "Greeting", "Hello {customer_name}, my name is {agent_name}. How can I help you?"),
+    ("thanks", "Thanks and goodbye", "Thank you for contacting us, {customer_name}. Have a good day!"),
+]
 DEMO_NAMES = ["Aino Virtanen", "Lars Hansen", "Ingrid Berg", "Olga Smirnova", "Mikko Korhonen"]
 
 
@@ -57,4 +61,14 @@ def load_demo_data() -> dict[str, int]:
     supervisor = user("supervisor", "Sanna Supervisor", role=SUPERVISOR, staff=True)
     AgentProfile.objects.get_or_create(user=supervisor)
     user("admin", "Admin User", role=ADMIN, superuser=True)
+    for shortcut, title, text in DEMO_CANNED:
+        CannedResponse.objects.update_or_create(
+            scope=CannedResponse.Scope.GLOBAL, shortcut=shortcut, defaults={"title": title, "text": text}
+        )
+    CannedResponse.objects.update_or_create(
+        scope=CannedResponse.Scope.TEAM,
+        queue=queue,
+        shortcut="hours",
+        defaults={"title": "Opening hours", "text": "{queue} is open today {opening_hours}."},
+    )
     return {"queues": 1, "widgets": 1, "agents": len(DEMO_AGENTS), "supervisors": 1, "admins": 1}

@@ -14,6 +14,8 @@ def message_frame(message: Message, *, for_agent: bool) -> dict:
         "text": message.text,
         "sent_at": message.sent_at.isoformat(),
     }
+    if message.link_url:
+        frame["link"] = message.link_url
     if message.client_id is not None:
         frame["client_id"] = str(message.client_id)
     if for_agent:

@@ -285,6 +285,8 @@ class Participant(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_participations")
     role = models.CharField(max_length=12, choices=Role.choices, default=Role.AGENT)
+    # Transferred the chat to a queue and stays until the next agent joins (A6).
+    handing_over = models.BooleanField(default=False)
     shown_name = models.CharField(max_length=120)
     joined_at = models.DateTimeField(auto_now_add=True)
     left_at = models.DateTimeField(null=True, blank=True)

@@ -6,7 +6,7 @@ import datetime
 import heapq
 import math
 
-from django.db.models import Avg, F, Q, Sum
+from django.db.models import Avg, Exists, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from routing import rules
@@ -167,10 +167,11 @@ def conversation_for_agent(*, user, conversation_id) -> Conversation:
 
 
 def active_conversations_of(*, user) -> list[Conversation]:
+    """Open chats the agent is in, with `my_role` (agent or consultant)."""
+    mine = Participant.objects.filter(conversation=OuterRef("pk"), agent=user, left_at__isnull=True)
     return list(
-        Conversation.objects.filter(
-            participants__agent=user, participants__left_at__isnull=True, state=Conversation.State.ACTIVE
-        )
+        Conversation.objects.filter(Exists(mine), state__in=[Conversation.State.ACTIVE, Conversation.State.QUEUED])
+        .annotate(my_role=Subquery(mine.values("role")[:1]))
         .select_related("queue", "contact")
         .order_by("created_at")
     )
@@ -223,11 +224,13 @@ def transcript_lines(*, conversation_id) -> list[Message]:
 
 
 def conversations_for_agent(*, user):
-    """Conversations of the agent's queues and those the agent took part in, newest first."""
+    """Conversations of the agent's queues and those the agent took part in, newest first.
+    A subquery rather than a join, so no DISTINCT: callers may annotate and slice cheaply."""
     conversations = Conversation.objects.select_related("queue", "contact").order_by("-created_at")
     if is_supervisor(user):
         return conversations
-    return conversations.filter(Q(queue_id__in=visible_queue_ids(user=user)) | Q(participants__agent=user)).distinct()
+    took_part = Participant.objects.filter(agent=user).values("conversation_id")
+    return conversations.filter(Q(queue_id__in=visible_queue_ids(user=user)) | Q(pk__in=took_part))
 
 
 def offline_messages_for_agent(*, user):

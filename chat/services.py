@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 import string
+import urllib.parse
 import uuid
 
 from django.core import signing
@@ -25,7 +26,7 @@ from routing import services as routing
 from routing.hours import is_open
 from routing.models import AgentProfile, Contact, Queue, WorkItem
 
-from . import selectors
+from . import search, selectors
 from .frames import event_frame, message_frame
 from .models import (
     MAX_MESSAGE_LENGTH,
@@ -118,7 +119,15 @@ def _store_event(conversation: Conversation, kind: str, data: dict | None = None
 
 
 def _store_message(
-    conversation: Conversation, *, role: str, text: str, name: str = "", user=None, client_id=None, internal=False
+    conversation: Conversation,
+    *,
+    role: str,
+    text: str,
+    name: str = "",
+    user=None,
+    client_id=None,
+    internal=False,
+    link_url: str = "",
 ) -> Message:
     seq = _current_seq(conversation.pk) if internal else _next_seq(conversation.pk)
     message = Message.objects.create(
@@ -129,11 +138,21 @@ def _store_message(
         author_user=user,
         author_name=name,
         text=text,
+        link_url=link_url,
         internal=internal,
     )
     group = agents_group(conversation.pk) if internal else conv_group(conversation.pk)
     publish_on_commit(groups=[group], event=message_frame(message, for_agent=True))
     return message
+
+
+def system_message_post(*, conversation: Conversation, text: str) -> Message:
+    """A line from the service itself (welcome, automatic reply, inactivity warning), signed
+    with the widget's title. Must run inside a transaction (it takes the next seq)."""
+    widget = conversation.widget
+    return _store_message(
+        conversation, role=Message.Role.SYSTEM, text=text[:MAX_MESSAGE_LENGTH], name=widget.title or widget.name
+    )
 
 
 # --- start ------------------------------------------------------------------------------
@@ -186,7 +205,7 @@ def conversation_start(
         )
         welcome = _welcome_text(queue=queue, snapshot=snapshot, position=position)
         if welcome:
-            _store_message(conversation, role=Message.Role.SYSTEM, text=welcome, name=widget.title or widget.name)
+            system_message_post(conversation=conversation, text=welcome)
     return conversation, customer_token_for(conversation)
 
 
@@ -235,7 +254,13 @@ class _Placeholders(dict):
 
 
 def _welcome_text(*, queue: Queue, snapshot: dict, position: int) -> str:
-    template = queue.welcome_message.strip()
+    return queue_text(template=queue.welcome_message, queue=queue, snapshot=snapshot, position=position)
+
+
+def queue_text(*, template: str, queue: Queue, snapshot: dict, position: int) -> str:
+    """A queue's own text (welcome message, automatic reply) with its live values filled in:
+    {agents_available}, {queue_position}, {estimated_wait_minutes}. Empty for an empty template."""
+    template = template.strip()
     if not template:
         return ""
     wait = selectors.estimated_wait_seconds(queue=queue, position=position)
@@ -259,6 +284,27 @@ def _validate_text(text) -> str:
     if len(text) > MAX_MESSAGE_LENGTH:
         raise ChatError("too_long", _("A message can be at most %(max)s characters.") % {"max": MAX_MESSAGE_LENGTH})
     return text
+
+
+LINK_SCHEMES = ("http", "https", "mailto", "tel")
+MAX_LINK_LENGTH = 2000
+
+
+def validate_link(url) -> str:
+    """A link an agent may send (W8): http, https, mailto or tel, nothing that runs script."""
+    if not isinstance(url, str) or not url.strip():
+        raise ChatError("invalid", _("A link needs an address."))
+    url = url.strip()
+    if len(url) > MAX_LINK_LENGTH or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ChatError("invalid", _("This link address is not valid."))
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme.lower() not in LINK_SCHEMES:
+        raise ChatError("invalid", _("Only http, https, mailto and tel links can be sent."))
+    if parsed.scheme.lower() in ("http", "https") and not parsed.hostname:
+        raise ChatError("invalid", _("This link address is not valid."))
+    if parsed.scheme.lower() in ("mailto", "tel") and not parsed.path:
+        raise ChatError("invalid", _("This link address is not valid."))
+    return url
 
 
 def _validate_client_id(client_id) -> uuid.UUID | None:
@@ -298,10 +344,13 @@ def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Messa
     def store() -> Message:
         with connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE chat_conversation SET last_seq = last_seq + 1, customer_seen_at = now() "
+                # The customer spoke: their silence (W11) counts again from now, unwarned. The
+                # application's clock, as for the other times the inactivity rule compares.
+                "UPDATE chat_conversation SET last_seq = last_seq + 1, customer_seen_at = now(), "
+                "last_customer_message_at = %s, inactivity_warned_at = NULL "
                 "WHERE id = %s AND state <> 'ended' "
                 "RETURNING last_seq, (SELECT name FROM routing_contact WHERE id = contact_id)",
-                [conversation_id],
+                [timezone.now(), conversation_id],
             )
             row = cursor.fetchone()
         if row is None:
@@ -323,8 +372,14 @@ def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Messa
     return _post_once(conversation_id, client_uuid, store)
 
 
-def message_post_by_agent(*, conversation_id, user, client_id, text, internal: bool = False) -> tuple[Message, bool]:
-    """An agent's message or note (A8) in a conversation the agent takes part in."""
+def message_post_by_agent(
+    *, conversation_id, user, client_id, text, internal: bool = False, link_url: str | None = None
+) -> tuple[Message, bool]:
+    """An agent's message, note (A8) or link under an alias text (W8) in a conversation the
+    agent takes part in. A consultant writes notes only."""
+    if link_url is not None:
+        link_url = validate_link(link_url)
+        text = text if isinstance(text, str) and text.strip() else link_url
     text = _validate_text(text)
     client_uuid = _validate_client_id(client_id)
 
@@ -335,12 +390,12 @@ def message_post_by_agent(*, conversation_id, user, client_id, text, internal: b
             .get(pk=conversation_id)
         )
         participant = Participant.objects.filter(conversation=conversation, agent=user, left_at__isnull=True).first()
-        if participant is None and not internal:
+        if not internal and (participant is None or participant.role == Participant.Role.CONSULTANT):
             raise ChatError("forbidden", _("You are not in this chat."))
         if conversation.state == Conversation.State.ENDED and not internal:
             raise ChatError("ended", _("This chat has ended."))
         name = participant.shown_name if participant else shown_agent_name(conversation.widget, user)
-        return _store_message(
+        message = _store_message(
             conversation,
             role=Message.Role.AGENT,
             text=text,
@@ -348,7 +403,11 @@ def message_post_by_agent(*, conversation_id, user, client_id, text, internal: b
             user=user,
             client_id=client_uuid,
             internal=internal,
+            link_url=link_url or "",
         )
+        if conversation.state == Conversation.State.ENDED:
+            search.conversation_index(conversation_id=conversation.pk)  # a note added to history
+        return message
 
     return _post_once(conversation_id, client_uuid, store)
 
@@ -391,6 +450,9 @@ def agent_join(*, conversation_id, agent: AgentProfile) -> Conversation:
     conversation.assigned_at = conversation.assigned_at or timezone.now()
     conversation.save(update_fields=["agent", "state", "assigned_at"])
     _store_event(conversation, "agent_joined", {"name": name}, actor=agent.user)
+    from .handover import handed_over  # handover builds on this module
+
+    handed_over(conversation=conversation, to_user=agent.user)
     return conversation
 
 
@@ -417,6 +479,7 @@ def conversation_end(*, conversation_id, ended_by: str, actor=None, reason: str 
         conversation.end_reason = reason[:40] or ("abandoned" if abandoned else ended_by)
         conversation.save(update_fields=["state", "ended_at", "ended_by", "end_reason"])
         Participant.objects.filter(conversation=conversation, left_at__isnull=True).update(left_at=now)
+        search.conversation_index(conversation_id=conversation.pk)
         _store_event(conversation, "ended", {"by": ended_by, "reason": conversation.end_reason}, actor=actor)
     return conversation
 
@@ -528,12 +591,11 @@ def transcript_send(*, transcript_email_id: int) -> bool:
     conversation = request.conversation
     with translation.override(conversation.locale):
         subject = _("Your chat with %(name)s") % {"name": conversation.widget.title or conversation.widget.name}
-        body = render_to_string(
-            "chat/transcript_email.txt",
-            {"conversation": conversation, "lines": selectors.transcript_lines(conversation_id=conversation.pk)},
-        )
+        context = {"conversation": conversation, "lines": selectors.transcript_lines(conversation_id=conversation.pk)}
+        body = render_to_string("chat/transcript_email.txt", context)
+        html = render_to_string("chat/transcript_email.html", context)
     try:
-        send_mail(subject, body, None, [request.email])
+        send_mail(subject, body, None, [request.email], html_message=html)
     except Exception:
         TranscriptEmail.objects.filter(pk=transcript_email_id).update(sent_at=None)  # retried by the task
         raise

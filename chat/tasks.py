@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import services, timers
 
 
 @shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -13,3 +13,13 @@ def send_transcript(transcript_email_id: int) -> bool:
 @shared_task(ignore_result=True)
 def end_chats_of_gone_customers() -> int:
     return services.conversations_end_gone_customers()
+
+
+@shared_task(ignore_result=True)
+def watch_inactivity() -> dict[str, int]:
+    return timers.conversations_watch_inactivity()
+
+
+@shared_task(ignore_result=True)
+def send_auto_replies() -> int:
+    return timers.conversations_auto_reply()

@@ -26,7 +26,7 @@ def workspace(request):
             "supervising": is_supervisor(request.user),
             "profile": profile,
             "can_serve": profile is not None and can_serve(request.user),
-            "texts": workspace_texts(),
+            "texts": {**workspace_texts(), "me": request.user.pk},
             "presence_choices": AgentProfile.Presence.choices,
         },
     )

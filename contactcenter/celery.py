@@ -30,7 +30,10 @@ app.conf.beat_schedule = {
         "task": "routing.tasks.offline_agents_without_sockets",
         "schedule": 30.0,
     },
+    "routing-check-queue-alarms": {"task": "routing.tasks.check_queue_alarms", "schedule": 5.0},
     "chat-end-chats-of-gone-customers": {"task": "chat.tasks.end_chats_of_gone_customers", "schedule": 10.0},
+    "chat-watch-inactivity": {"task": "chat.tasks.watch_inactivity", "schedule": 5.0},
+    "chat-send-auto-replies": {"task": "chat.tasks.send_auto_replies", "schedule": 5.0},
 }
 
 

@@ -7,21 +7,30 @@ import zoneinfo
 from django.utils import timezone
 
 
+def user_time_zone(user) -> zoneinfo.ZoneInfo | None:
+    """The agent's own time zone; None (the default zone) for anyone else or an unknown name.
+    API views that read dates call this too: a token is authenticated in the view, after
+    the middleware has run."""
+    if user is None or not user.is_authenticated:
+        return None
+    profile = getattr(user, "agent_profile", None)
+    zone_name = getattr(profile, "time_zone", None)
+    if not zone_name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(zone_name)
+    except zoneinfo.ZoneInfoNotFoundError:
+        return None
+
+
 class UserTimeZoneMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        zone_name = None
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            profile = getattr(user, "agent_profile", None)
-            zone_name = getattr(profile, "time_zone", None)
-        if zone_name:
-            try:
-                timezone.activate(zoneinfo.ZoneInfo(zone_name))
-            except zoneinfo.ZoneInfoNotFoundError:
-                timezone.deactivate()
+        zone = user_time_zone(getattr(request, "user", None))
+        if zone is not None:
+            timezone.activate(zone)
         else:
             timezone.deactivate()
         return self.get_response(request)

@@ -12,8 +12,10 @@ from .models import (
     AgentSkill,
     Channel,
     Contact,
+    DispositionCode,
     OpeningException,
     Queue,
+    QueueAlarm,
     QueueMembership,
     QueueSkill,
     Skill,
@@ -72,10 +74,63 @@ class QueueAdmin(admin.ModelAdmin):
     autocomplete_fields = ["overflow_queue"]
     fieldsets = [
         (None, {"fields": ["name", "is_active", "channels", "assignment_mode", "offer_timeout_seconds"]}),
-        (_("Routing"), {"fields": ["priority", "service_level_target_seconds", "max_waiting", "overflow_queue"]}),
+        (
+            _("Routing"),
+            {
+                "fields": [
+                    "priority",
+                    "service_level_target_seconds",
+                    "max_waiting",
+                    "overflow_queue",
+                    "wrap_up_seconds",
+                ]
+            },
+        ),
         (_("Opening hours"), {"fields": ["time_zone", "holiday_country", "closed_message", "offline_form_enabled"]}),
-        (_("Customers"), {"fields": ["welcome_message", "customer_grace_seconds"]}),
+        (
+            _("Customers"),
+            {
+                "fields": [
+                    "welcome_message",
+                    "customer_grace_seconds",
+                    "auto_reply_seconds",
+                    "auto_reply_text",
+                    "inactivity_warning_seconds",
+                    "inactivity_warning_text",
+                    "inactivity_close_seconds",
+                ]
+            },
+        ),
+        (_("Alarms"), {"fields": ["alarm_waiting", "alarm_oldest_wait_seconds"]}),
     ]
+
+
+@admin.register(QueueAlarm)
+class QueueAlarmAdmin(admin.ModelAdmin):
+    """Alarms are raised and cleared by the system (routing/alarms.py); here they are history."""
+
+    list_display = ["queue", "kind", "threshold", "value", "peak", "raised_at", "cleared_at"]
+    list_filter = ["kind", ("cleared_at", admin.EmptyFieldListFilter), "queue"]
+    list_select_related = ["queue"]
+    date_hierarchy = "raised_at"
+    readonly_fields = ["queue", "kind", "threshold", "value", "peak", "raised_at", "cleared_at"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DispositionCode)
+class DispositionCodeAdmin(admin.ModelAdmin):
+    list_display = ["name", "queue", "is_active", "order"]
+    list_editable = ["order"]
+    list_filter = ["is_active", "queue"]
+    list_select_related = ["queue"]
+    search_fields = ["name"]
+    autocomplete_fields = ["queue"]
 
 
 @admin.register(Skill)

@@ -36,3 +36,25 @@ def holiday_name(*, queue: Queue, day: datetime.date) -> str | None:
     if not queue.holiday_country:
         return None
     return _holidays(queue.holiday_country.upper(), day.year).get(day)
+
+
+def hours_on(*, queue: Queue, day: datetime.date) -> list[tuple[datetime.time, datetime.time]]:
+    """The opening hours of one day, in the queue's time zone: exceptions and holidays first."""
+    exception = OpeningException.objects.filter(queue=queue, date=day).first()
+    if exception is not None:
+        return [] if exception.closed else [(exception.opens, exception.closes)]
+    if queue.holiday_country and day in _holidays(queue.holiday_country.upper(), day.year):
+        return []
+    return list(
+        WeeklySlot.objects.filter(queue=queue, weekday=day.weekday()).order_by("opens").values_list("opens", "closes")
+    )
+
+
+def hours_text(*, queue: Queue, at: datetime.datetime) -> str:
+    """Today's hours as people write them, e.g. "9:00–14:30"; empty when closed all day."""
+    day = at.astimezone(zoneinfo.ZoneInfo(queue.time_zone)).date()
+
+    def hhmm(moment: datetime.time) -> str:
+        return "24:00" if moment == MIDNIGHT else f"{moment.hour}:{moment.minute:02d}"
+
+    return ", ".join(f"{hhmm(opens)}–{hhmm(closes)}" for opens, closes in hours_on(queue=queue, day=day))

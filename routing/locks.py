@@ -53,3 +53,14 @@ def agent(*, agent_id: int) -> AgentProfile:
 
 def work_item(*, item_id) -> WorkItem:
     return WorkItem.objects.select_for_update(of=("self",), no_key=True).get(pk=item_id)
+
+
+def active_work_item_or_skip(*, channel: str, reference: str) -> WorkItem | None:
+    """The channel record's active item, locked; None when another transaction holds it (the
+    caller skips and comes back) or there is none. Beat sweeps use this before locking the
+    channel's own row, keeping the order items first."""
+    return (
+        WorkItem.objects.filter(channel=channel, reference=reference, state__in=WorkItem.ACTIVE_STATES)
+        .select_for_update(skip_locked=True, of=("self",), no_key=True)
+        .first()
+    )

@@ -109,7 +109,7 @@ def work_item_finish(*, channel: str, reference: str) -> WorkItem | None:
     item.save(update_fields=["state", "finished_at", "offer_expires_at"])
     WorkItemEvent.objects.create(work_item=item, kind=item.state, agent=item.agent)
     if item.state == WorkItem.State.DONE and item.agent is not None:
-        _start_wrap_up(agent_id=item.agent_id)
+        _start_wrap_up(agent_id=item.agent_id, queue_seconds=item.queue.wrap_up_seconds)
     # A freed slot may serve any of the agent's queues; the most urgent work there goes first.
     _after_commit_route(item.queue_id, *(_agent_queue_ids(item.agent_id) if item.agent_id else []))
     if was_waiting:
@@ -135,6 +135,33 @@ def work_item_requeue(*, channel: str, reference: str, queue: Queue) -> WorkItem
     _after_commit_route(old_queue_id, queue.pk)
     for queue_id in {old_queue_id, queue.pk}:
         _waiting_changed(channel, queue_id)
+    return item
+
+
+@transaction.atomic
+def work_item_transfer(*, channel: str, reference: str, to_agent: AgentProfile) -> WorkItem:
+    """Hand assigned work to another agent directly (a transfer the colleague accepted),
+    if they have room for it on its channel. The waiting time stays the original."""
+    item = (
+        WorkItem.objects.select_for_update(of=("self",), no_key=True)
+        .filter(channel=channel, reference=reference, state=WorkItem.State.ASSIGNED)
+        .first()
+    )
+    if item is None:
+        raise RoutingError("not_assigned", _("Only a chat an agent holds can be handed over."))
+    if item.agent_id == to_agent.pk:
+        return item
+    previous_agent_id = item.agent_id
+    agent = locks.agent(agent_id=to_agent.pk)
+    if agent.presence == AgentProfile.Presence.OFFLINE:
+        raise RoutingError("offline", _("Your colleague is offline."))
+    if _capacity_left(agent, channel=channel, excluding=item.pk) <= 0:
+        raise RoutingError("at_capacity", _("Your colleague has no room for another chat right now."))
+    item.agent = agent
+    item.save(update_fields=["agent"])
+    WorkItemEvent.objects.create(work_item=item, kind="transferred", agent=agent)
+    # The sender's slot is free now.
+    _after_commit_route(*_agent_queue_ids(previous_agent_id))
     return item
 
 
@@ -350,12 +377,14 @@ def work_item_pick(*, agent: AgentProfile, item_id, allowed_queue_ids: Iterable[
 # --- wrap-up ----------------------------------------------------------------------------
 
 
-def _start_wrap_up(*, agent_id: int) -> None:
-    """After finished work a ready agent with wrap-up time gets no new work for a while."""
+def _start_wrap_up(*, agent_id: int, queue_seconds: int = 0) -> None:
+    """After finished work a ready agent gets no new work for the wrap-up time: the queue's
+    or the agent's own, whichever is longer."""
     agent = locks.agent(agent_id=agent_id)
-    if agent.wrap_up_seconds <= 0 or agent.presence not in (AgentProfile.Presence.READY, AgentProfile.Presence.WRAP_UP):
+    seconds = max(agent.wrap_up_seconds, queue_seconds)
+    if seconds <= 0 or agent.presence not in (AgentProfile.Presence.READY, AgentProfile.Presence.WRAP_UP):
         return
-    agent.wrap_up_until = timezone.now() + datetime.timedelta(seconds=agent.wrap_up_seconds)
+    agent.wrap_up_until = timezone.now() + datetime.timedelta(seconds=seconds)
     agent.save(update_fields=["wrap_up_until"])
     _presence_change(agent=agent, presence=AgentProfile.Presence.WRAP_UP, reason="")
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import alarms, services
 
 
 @shared_task(ignore_result=True)
@@ -28,3 +28,8 @@ def offline_if_no_socket(agent_id: int) -> bool:
 @shared_task(ignore_result=True)
 def end_wrap_ups() -> int:
     return services.wrap_ups_end()
+
+
+@shared_task(ignore_result=True)
+def check_queue_alarms() -> dict[str, int]:
+    return alarms.queue_alarms_check()

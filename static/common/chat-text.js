@@ -23,9 +23,22 @@
     }
     parent.appendChild(document.createTextNode(text.slice(last)));
   }
+  /* A link an agent sent under an alias (W8): only http, https, mailto and tel become links;
+     anything else is shown as plain text, whatever the server let through. */
+  var LINK_SCHEMES = /^(https?:\/\/[^\s]+|mailto:[^\s]+|tel:[^\s]+)$/i;
+  function appendLink(parent, text, url) {
+    if (!LINK_SCHEMES.test(url || "")) { parent.appendChild(document.createTextNode(text)); return; }
+    var a = document.createElement("a");
+    a.href = url; a.textContent = text || url; a.title = url; a.className = "sent-link";
+    if (/^https?:/i.test(url)) { a.target = "_blank"; a.rel = "noopener noreferrer nofollow"; }
+    parent.appendChild(a);
+  }
+  function appendBody(parent, frame) {
+    if (frame.link) { appendLink(parent, frame.text, frame.link); } else { appendLinkified(parent, frame.text); }
+  }
   function timeOf(iso, lang) {
     try { return new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }); }
     catch (e) { return ""; }
   }
-  window.CCText = { fmt: fmt, uuid4: uuid4, appendLinkified: appendLinkified, timeOf: timeOf };
+  window.CCText = { fmt: fmt, uuid4: uuid4, appendLinkified: appendLinkified, appendLink: appendLink, appendBody: appendBody, timeOf: timeOf };
 })();

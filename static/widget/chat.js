@@ -36,7 +36,7 @@
   }
 
   function timeOf(iso) { return CCText.timeOf(iso, C.locale); }
-  function addLine(kind, who, text, at, key) {
+  function addLine(kind, who, text, at, key, link) {
     var li = document.createElement("li");
     li.className = "line " + kind;
     if (key) { li.dataset.key = key; }
@@ -44,7 +44,7 @@
       var name = document.createElement("span"); name.className = "who"; name.textContent = who;
       li.appendChild(name);
     }
-    var body = document.createElement("span"); body.className = "text"; appendLinkified(body, text);
+    var body = document.createElement("span"); body.className = "text"; CCText.appendBody(body, { text: text, link: link });
     li.appendChild(body);
     if (at) { var time = document.createElement("time"); time.dateTime = at; time.textContent = timeOf(at); li.appendChild(time); }
     $("log").appendChild(li);
@@ -66,7 +66,7 @@
         return;
       }
       var who = role === "customer" ? T.you : (f.author.name || T.agent);
-      addLine(role, who, f.text, f.sent_at);
+      addLine(role, who, f.text, f.sent_at, null, f.link);
       if (role === "agent") { $("typing").textContent = ""; tellHost("activity"); }
     } else if (f.type === "event") {
       var d = f.data || {};

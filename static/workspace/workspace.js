@@ -43,6 +43,9 @@
       case "offer": addOffer(f); break;
       case "offer_withdrawn": removeOffer(f.conversation_id); break;
       case "assigned": removeOffer(f.conversation_id); openConversation(f); break;
+      case "left": onLeft(f); break;
+      case "invitation": onInvitation(f); break;
+      case "alarm": onAlarm(f); break;
       case "message": case "event": onItem(f); break;
       case "typing": onTyping(f); break;
       case "customer_presence": onCustomerPresence(f); break;
@@ -118,7 +121,8 @@
     S.current = null; S.peek = w.conversation_id; highlight();
     $("empty").hidden = true; $("conversation").hidden = false;
     $("conv-title").textContent = customerName(w) + " · " + w.queue.name;
-    $("composer").hidden = true; $("end").hidden = true; $("log").textContent = "";
+    ["composer", "end", "handover-open", "leave", "handover", "wrap-up"].forEach(function (id) { $(id).hidden = true; });
+    $("log").textContent = "";
     api("/api/v1/conversations/" + w.conversation_id + "/messages?after_seq=0").then(function (data) {
       if (S.peek !== w.conversation_id) { return; }
       data.results.forEach(function (f) { $("log").appendChild(renderItem(f)); });
@@ -136,6 +140,7 @@
       c.li.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(id); } });
       $("active").appendChild(c.li);
     } else { c.summary = summary; }
+    c.role = summary.role || "agent";
     renderListItem(c);
     if (!S.current) { select(id); }
   }
@@ -172,7 +177,7 @@
       li = el("li", "line " + f.author.role + (f.internal ? " internal" : ""));
       var who = f.internal ? T.internal + " · " + f.author.name : (f.author.role === "customer" ? T.customer : f.author.name);
       li.appendChild(el("span", "who", who));
-      var body = el("span", "text"); appendLinkified(body, f.text); li.appendChild(body);
+      var body = el("span", "text"); CCText.appendBody(body, f); li.appendChild(body);
       var t = el("time", "", timeOf(f.sent_at)); t.dateTime = f.sent_at; li.appendChild(t);
     } else {
       var d = f.data || {};
@@ -186,14 +191,20 @@
     c.ended = true;
     c.li.remove(); c.li.classList.add("ended");
     $("recent").insertBefore(c.li, $("recent").firstChild);
-    if (S.current === c.summary.conversation_id) { $("composer").hidden = true; $("end").hidden = true; $("typing").textContent = ""; }
+    if (S.current === c.summary.conversation_id) { $("composer").hidden = true; $("end").hidden = true; $("typing").textContent = ""; loadWrapUp(c.summary.conversation_id); }
   }
   function select(id) {
     var c = S.convs[id]; if (!c) { return; }
     S.current = id; S.peek = null; highlight();
     $("empty").hidden = true; $("conversation").hidden = false;
     $("conv-title").textContent = customerName(c.summary) + " · " + c.summary.queue.name;
-    $("composer").hidden = c.ended; $("end").hidden = c.ended;
+    $("composer").hidden = c.ended; $("end").hidden = c.ended || c.role === "consultant";
+    $("handover-open").hidden = c.ended || c.role === "consultant"; $("leave").hidden = c.ended;
+    $("handover").hidden = true; $("link-form").hidden = true; hideCanned();
+    $("text").lang = c.summary.locale || lang;  // the browser checks spelling in the chat's language (A10)
+    $("as-note").checked = c.role === "consultant"; $("as-note").disabled = c.role === "consultant"; noteMode();
+    $("link-open").hidden = c.role === "consultant";
+    loadWrapUp(id);
     var log = $("log"); log.textContent = "";
     c.items.slice().sort(function (a, b) { return a.seq - b.seq || (a.internal ? 1 : 0) - (b.internal ? 1 : 0); })
       .forEach(function (f) { log.appendChild(renderItem(f)); });
@@ -299,6 +310,192 @@
   });
   function noteMode() { var on = $("as-note").checked; $("composer").classList.toggle("note-mode", on); $("text-label").textContent = on ? T.note_label : T.message_label; }
   $("as-note").addEventListener("change", noteMode);
+  /* --- canned responses (A5): "/" and a few letters, or the button --- */
+  S.canned = {};
+  function cannedFor(id) {
+    if (!S.canned[id]) {
+      S.canned[id] = api("/api/v1/canned-responses?conversation=" + id).then(function (d) { return d.results; })
+        .catch(function () { delete S.canned[id]; return []; });
+    }
+    return S.canned[id];
+  }
+  function hideCanned() { $("canned").hidden = true; $("canned").textContent = ""; S.cannedPick = -1; }
+  function showCanned(prefix) {
+    var id = S.current; if (!id) { return; }
+    cannedFor(id).then(function (all) {
+      if (S.current !== id) { return; }
+      var p = prefix.toLowerCase();
+      var found = all.filter(function (r) { return !p || r.shortcut.toLowerCase().indexOf(p) === 0 || r.title.toLowerCase().indexOf(p) >= 0; });
+      var list = $("canned"); list.textContent = ""; S.cannedPick = found.length ? 0 : -1;
+      if (!found.length) { list.appendChild(el("li", "muted", T.no_canned)); }
+      found.slice(0, 12).forEach(function (r, i) {
+        var li = el("li", "canned-item"); li.setAttribute("role", "option"); li.id = "canned-" + i;
+        li.appendChild(el("strong", "", "/" + r.shortcut)); li.appendChild(el("span", "", " " + r.title));
+        li.appendChild(el("span", "preview", r.text));
+        li.addEventListener("mousedown", function (e) { e.preventDefault(); insertCanned(r); });
+        li.dataset.index = i; list.appendChild(li);
+      });
+      S.cannedFound = found.slice(0, 12); list.hidden = false; markCanned();
+    });
+  }
+  function markCanned() {
+    Array.prototype.forEach.call($("canned").querySelectorAll(".canned-item"), function (li, i) {
+      li.setAttribute("aria-selected", i === S.cannedPick ? "true" : "false");
+    });
+    $("text").setAttribute("aria-activedescendant", S.cannedPick >= 0 ? "canned-" + S.cannedPick : "");
+  }
+  function insertCanned(r) {
+    $("text").value = r.text; hideCanned(); $("text").focus();
+    $("text").setSelectionRange(r.text.length, r.text.length);
+  }
+  $("text").addEventListener("input", function () {
+    var m = /^\/([\w-]*)$/.exec($("text").value);
+    if (m) { showCanned(m[1]); } else if (!$("canned").hidden) { hideCanned(); }
+  });
+  $("text").addEventListener("keydown", function (e) {
+    if ($("canned").hidden || !S.cannedFound) { return; }
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault(); e.stopImmediatePropagation();
+      var n = S.cannedFound.length; if (!n) { return; }
+      S.cannedPick = (S.cannedPick + (e.key === "ArrowDown" ? 1 : n - 1)) % n; markCanned();
+    } else if ((e.key === "Enter" || e.key === "Tab") && S.cannedPick >= 0) {
+      e.preventDefault(); e.stopImmediatePropagation(); insertCanned(S.cannedFound[S.cannedPick]);
+    } else if (e.key === "Escape") { hideCanned(); }
+  }, true);
+  $("canned-open").addEventListener("click", function () { $("text").value = "/"; $("text").focus(); showCanned(""); });
+
+  /* --- links under an alias (W8) --- */
+  $("link-open").addEventListener("click", function () {
+    var form = $("link-form"); form.hidden = !form.hidden;
+    $("link-open").setAttribute("aria-expanded", String(!form.hidden));
+    if (!form.hidden) { $("link-url").focus(); }
+  });
+  $("link-send").addEventListener("click", function () {
+    var url = $("link-url").value.trim(), text = $("link-text").value.trim();
+    if (!url || !S.current) { return; }
+    send({ type: "link", conversation_id: S.current, client_id: uuid4(), url: url, text: text || url });
+    $("link-url").value = ""; $("link-text").value = ""; $("link-form").hidden = true;
+    $("link-open").setAttribute("aria-expanded", "false");
+  });
+
+  /* --- transfer, conference, consultation (A6, A7) --- */
+  $("handover-open").addEventListener("click", function () {
+    var panel = $("handover"); panel.hidden = !panel.hidden;
+    $("handover-open").setAttribute("aria-expanded", String(!panel.hidden));
+    if (panel.hidden) { return; }
+    api("/api/v1/transfer-targets").then(function (d) {
+      var who = $("colleague"); who.textContent = "";
+      if (!d.colleagues.length) { var none = el("option", "", T.no_colleagues); none.value = ""; who.appendChild(none); }
+      d.colleagues.forEach(function (a) {
+        var o = el("option", "", fmt(T.colleague_option, { name: a.name, presence: T[a.presence] || a.presence, free: a.free_chat_slots }));
+        o.value = a.user_id; who.appendChild(o);
+      });
+      var target = $("transfer-target"); target.textContent = "";
+      d.queues.forEach(function (q) { var o = el("option", "", q.name); o.value = "queue:" + q.id; target.appendChild(o); });
+      d.categories.forEach(function (c) { var o = el("option", "", fmt(T.category_option, { label: c.label, queue: c.queue })); o.value = "choice:" + c.id; target.appendChild(o); });
+    });
+  });
+  $("invite-send").addEventListener("click", function () {
+    var userId = parseInt($("colleague").value, 10); if (!userId || !S.current) { return; }
+    var kind = document.querySelector('input[name="invite-kind"]:checked').value;
+    send({ type: "invite", conversation_id: S.current, user_id: userId, kind: kind, note: $("invite-note").value });
+    $("invite-state").textContent = T.invitation_sent;
+  });
+  $("transfer-send").addEventListener("click", function () {
+    var v = $("transfer-target").value; if (!v || !S.current) { return; }
+    var parts = v.split(":"), frame = { type: "transfer", conversation_id: S.current, note: $("invite-note").value, stay: $("transfer-stay").checked };
+    frame[parts[0] === "queue" ? "queue_id" : "choice_id"] = parseInt(parts[1], 10);
+    send(frame); $("handover").hidden = true;
+  });
+  $("leave").addEventListener("click", function () { if (S.current) { send({ type: "leave", conversation_id: S.current }); } });
+  function onLeft(f) {
+    var c = S.convs[f.conversation_id]; if (!c) { return; }
+    endConversation(c);
+    if (S.current === f.conversation_id) { select(f.conversation_id); }
+  }
+  function onInvitation(f) {
+    var key = "inv-" + f.id;
+    if (f.receiver_id !== T.me) {  // the sender hears the answer
+      if (f.state !== "pending") { $("invite-state").textContent = fmt(T["invitation_" + f.state] || f.state, { name: f.to }); }
+      return;
+    }
+    removeOffer(key);
+    if (f.state !== "pending") { return; }
+    var li = el("li", "offer invitation");
+    li.appendChild(el("strong", "", fmt(T["invited_" + f.kind], { name: f.from })));
+    li.appendChild(el("div", "meta", customerName(f.conversation) + " · " + f.conversation.queue.name));
+    if (f.note) { li.appendChild(el("div", "answers", f.note)); }
+    var accept = el("button", "primary", T.accept); accept.type = "button";
+    accept.addEventListener("click", function () { send({ type: "invitation_accept", id: f.id }); removeOffer(key); });
+    var decline = el("button", "", T.decline); decline.type = "button";
+    decline.addEventListener("click", function () { send({ type: "invitation_decline", id: f.id }); removeOffer(key); });
+    li.appendChild(accept); li.appendChild(decline); $("offers").appendChild(li);
+    var timer = setInterval(function () { if (new Date(f.expires_at) < new Date()) { removeOffer(key); } }, 1000);
+    S.offers[key] = { el: li, timer: timer }; accept.focus();
+  }
+
+  /* --- wrap-up: disposition and note after the chat --- */
+  function loadWrapUp(id) {
+    var form = $("wrap-up"); form.hidden = true; $("wrap-up-state").textContent = "";
+    var c = S.convs[id]; if (!c || !c.ended || c.role === "consultant") { return; }
+    api("/api/v1/conversations/" + id + "/wrap-up").then(function (d) {
+      if (S.current !== id || !d.open) { return; }
+      var select = $("disposition"); select.textContent = "";
+      var none = el("option", "", T.no_disposition); none.value = ""; select.appendChild(none);
+      d.codes.forEach(function (code) { var o = el("option", "", code.name); o.value = code.id; select.appendChild(o); });
+      select.value = d.disposition_id || ""; $("wrap-up-note").value = d.note || ""; form.hidden = false;
+    }).catch(function () { form.hidden = true; });
+  }
+  $("wrap-up").addEventListener("submit", function (e) {
+    e.preventDefault(); if (!S.current) { return; }
+    var value = $("disposition").value;
+    api("/api/v1/conversations/" + S.current + "/wrap-up", { method: "POST", body: { disposition_id: value ? parseInt(value, 10) : null, note: $("wrap-up-note").value } })
+      .then(function () { $("wrap-up-state").textContent = T.wrap_up_saved; })
+      .catch(function (d) { $("wrap-up-state").textContent = (d && d.message) || ""; });
+  });
+
+  /* --- history search (A11): snippets are text, never HTML --- */
+  $("search").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var params = new URLSearchParams();
+    if ($("search-q").value.trim()) { params.set("q", $("search-q").value.trim()); }
+    if ($("search-from").value) { params.set("from", $("search-from").value); }
+    if ($("search-to").value) { params.set("to", $("search-to").value); }
+    var list = $("search-results"); list.textContent = "";
+    api("/api/v1/conversations/search?" + params.toString()).then(function (d) {
+      if (!d.results.length) { list.appendChild(el("li", "muted", T.no_results)); }
+      d.results.forEach(function (r) {
+        var li = el("li", "chat-item ended"); li.tabIndex = 0; li.setAttribute("role", "button");
+        li.appendChild(el("strong", "", (r.customer || T.anonymous) + " · " + r.queue.name));
+        li.appendChild(el("span", "meta", new Date(r.started_at).toLocaleString(lang) + (r.agent ? " · " + r.agent : "")));
+        if (r.snippet) { li.appendChild(el("span", "answers", r.snippet)); }
+        li.addEventListener("click", function () { showHistory(r); });
+        list.appendChild(li);
+      });
+    }).catch(function (d) { list.appendChild(el("li", "muted", (d && d.message) || T.no_results)); });
+  });
+  function showHistory(r) {
+    S.current = null; S.peek = r.id; highlight();
+    $("empty").hidden = true; $("conversation").hidden = false;
+    $("conv-title").textContent = (r.customer || T.anonymous) + " · " + r.queue.name;
+    ["composer", "end", "handover-open", "leave", "handover", "wrap-up"].forEach(function (id) { $(id).hidden = true; });
+    $("log").textContent = "";
+    api("/api/v1/conversations/" + r.id + "/messages?after_seq=0").then(function (data) {
+      if (S.peek !== r.id) { return; }
+      data.results.forEach(function (f) { $("log").appendChild(renderItem(f)); });
+    });
+    loadCustomer(r.id);
+  }
+
+  /* --- queue alarms, for supervisors (X1) --- */
+  function onAlarm(f) {
+    var key = "alarm-" + f.queue_id + "-" + f.kind, old = document.getElementById(key);
+    if (old) { old.remove(); }
+    if (f.state !== "raised") { return; }
+    var li = el("li", "alarm", fmt(T["alarm_" + f.kind] || f.kind, { queue: f.queue, value: f.value, threshold: f.threshold }));
+    li.id = key; $("alarms").appendChild(li);
+  }
+
   $("end").addEventListener("click", function () {
     if (S.current && window.confirm(T.end_confirm)) { send({ type: "end", conversation_id: S.current }); }
   });

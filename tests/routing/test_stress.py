@@ -62,6 +62,11 @@ def replay_holdings(events, capacities, channels):
                 release(item)
                 take(agent, item, "assigned")
             assignments[item] += 1
+        elif kind == "requeued":
+            release(item)
+        elif kind == "transferred":
+            release(item)
+            take(agent, item, "assigned")
         elif kind in ("done", "abandoned"):
             release(item)
     return assignments, over, chats_during_calls, held
