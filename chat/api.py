@@ -237,7 +237,9 @@ class ConversationDetailApi(APIView):
     def get(self, request, conversation_id):
         conversation = _visible_conversation(request.user, conversation_id)
         summary = conversation_summary(conversation)
-        summary["history"] = selectors.contact_history(conversation=conversation, user=request.user)
+        summary["history"] = [
+            history_item(c) for c in search.contact_history(user=request.user, conversation_id=conversation.pk)
+        ]
         summary["rating"] = conversation.rating
         return Response(summary)
 

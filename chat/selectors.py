@@ -186,33 +186,6 @@ def recent_conversations_of(*, user, limit: int = 10) -> list[Conversation]:
     )
 
 
-def contact_history(*, conversation: Conversation, user, limit: int = 20) -> list[dict]:
-    """Earlier conversations of the same contact that this agent may see (A4)."""
-    earlier = (
-        Conversation.objects.filter(contact_id=conversation.contact_id)
-        .exclude(pk=conversation.pk)
-        .select_related("queue")
-        .order_by("-created_at")
-    )
-    if not is_supervisor(user):
-        earlier = earlier.filter(Q(queue_id__in=visible_queue_ids(user=user)) | Q(participants__agent=user)).distinct()
-    return [
-        {
-            "conversation_id": str(c.pk),
-            "started_at": c.created_at.isoformat(),
-            "queue": c.queue.name,
-            "state": c.state,
-            "first_message": (
-                Message.objects.filter(conversation=c, author_role=Message.Role.CUSTOMER, internal=False)
-                .values_list("text", flat=True)
-                .first()
-                or ""
-            )[:200],
-        }
-        for c in earlier[:limit]
-    ]
-
-
 def pending_offers_of(*, agent: AgentProfile) -> list[WorkItem]:
     offered = WorkItem.objects.filter(agent=agent, state=WorkItem.State.OFFERED, channel=WorkItem.Channel.CHAT)
     return list(offered.select_related("queue"))

@@ -5,6 +5,7 @@ from . import api, views
 
 urlpatterns = [
     path("workspace/", views.workspace, name="workspace"),
+    path("workspace/canned-responses/", views.my_canned_responses, name="my-canned-responses"),
     path("widget/<slug:widget_key>/", views.widget_frame, name="widget-frame"),
     path("api/v1/widget/<slug:widget_key>/status", api.WidgetStatusApi.as_view(), name="api-widget-status"),
     path(

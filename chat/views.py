@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from routing.models import AgentProfile
 from routing.selectors import can_serve, is_supervisor
 
+from . import canned
 from .api import request_locale
-from .models import Widget
+from .models import CannedResponse, Widget
+from .services import ChatError
 from .texts import widget_texts, workspace_texts
 
 
@@ -61,3 +66,49 @@ def widget_frame(request, widget_key: str):
 def demo_page(request):
     """A sample website that embeds widget `demo` (demo mode only)."""
     return render(request, "chat/demo.html", {"widget_key": request.GET.get("widget", "demo")})
+
+
+@login_required
+def my_canned_responses(request):
+    """An agent's own canned responses (A5): add, change, remove. Team and global ones are
+    the console's."""
+    if not can_serve(request.user):
+        raise PermissionDenied
+    errors, values, form_error = {}, {}, ""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        values = {key: request.POST.get(key, "") for key in ("shortcut", "title", "text", "language")}
+        try:
+            if action == "delete":
+                canned.own_delete(user=request.user, response_id=_int(request.POST.get("id")))
+                messages.success(request, translation.gettext("Removed."))
+            elif action == "save" and request.POST.get("id"):
+                canned.own_update(user=request.user, response_id=_int(request.POST.get("id")), **values)
+                messages.success(request, translation.gettext("Saved."))
+            else:
+                canned.own_create(user=request.user, **values)
+                messages.success(request, translation.gettext("Added."))
+            return redirect("my-canned-responses")
+        except ChatError as error:
+            errors, form_error = error.fields, error.message
+    own = CannedResponse.objects.filter(scope=CannedResponse.Scope.PERSONAL, owner=request.user).order_by("shortcut")
+    return render(
+        request,
+        "chat/canned_responses.html",
+        {
+            "own": own,
+            "errors": errors,
+            "form_error": form_error,
+            "values": values,
+            "language_choices": settings.LANGUAGES,
+            "placeholders": canned.PLACEHOLDERS,
+        },
+        status=400 if form_error else 200,
+    )
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ChatError("not_found", translation.gettext("No such canned response of yours.")) from None

@@ -251,7 +251,10 @@
       var list = $("customer-history"); list.textContent = "";
       if (!d.history.length) { list.appendChild(el("li", "muted", T.no_history)); }
       d.history.forEach(function (h) {
-        list.appendChild(el("li", "", new Date(h.started_at).toLocaleString(lang) + " · " + h.queue + (h.first_message ? " — " + h.first_message : "")));
+        var li = el("li", "history-item", new Date(h.started_at).toLocaleString(lang) + " · " + h.queue.name + (h.agent ? " · " + h.agent : ""));
+        li.tabIndex = 0; li.setAttribute("role", "button");
+        li.addEventListener("click", function () { showHistory(h); });
+        list.appendChild(li);
       });
     }).catch(function () { $("customer").hidden = true; });
   }

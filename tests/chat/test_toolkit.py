@@ -377,3 +377,30 @@ def test_the_queue_wrap_up_time_holds_the_agent_back(widget, ready_agent, django
     conversation.refresh_from_db()
     assert ready_agent.presence == "wrap_up"
     assert 40 <= (ready_agent.wrap_up_until - conversation.ended_at).total_seconds() <= 50
+
+
+@pytest.mark.django_db
+def test_the_agent_page_for_their_own_canned_responses(client, agent, outsider_agent):
+    from django.urls import reverse
+
+    url = reverse("my-canned-responses")
+    client.force_login(agent.user)
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"action": "save", "shortcut": "moi", "title": "Moi", "text": "Moi {customer_name}!"})
+    assert response.status_code == 302
+    mine = CannedResponse.objects.get(shortcut="moi")
+    assert (mine.scope, mine.owner) == ("personal", agent.user)
+    bad = client.post(url, {"action": "save", "shortcut": "no spaces", "title": "", "text": "x"})
+    assert bad.status_code == 400
+    assert 'aria-invalid="true"' in bad.content.decode()
+    assert CannedResponse.objects.count() == 1  # nothing half-stored
+    client.post(url, {"action": "save", "id": mine.pk, "shortcut": "moi", "title": "Hei", "text": "Hei!"})
+    mine.refresh_from_db()
+    assert (mine.title, mine.text) == ("Hei", "Hei!")
+
+    client.force_login(outsider_agent.user)
+    assert client.post(url, {"action": "delete", "id": mine.pk}).status_code == 400  # not theirs
+    assert "Hei!" not in client.get(url).content.decode()
+    client.force_login(agent.user)
+    client.post(url, {"action": "delete", "id": mine.pk})
+    assert not CannedResponse.objects.exists()
