@@ -509,7 +509,7 @@ class AgentConsumer(FrameConsumer):
             raise RoutingError("offer_gone", _("This offer is no longer yours."))
         return item_id
 
-    async def frame_message(self, frame: dict, internal: bool = False) -> None:
+    async def frame_message(self, frame: dict, internal: bool = False, link_url: str | None = None) -> None:
         conversation_id = _conversation_id(frame)
         message, created = await database_sync_to_async(services.message_post_by_agent)(
             conversation_id=conversation_id,
@@ -517,6 +517,7 @@ class AgentConsumer(FrameConsumer):
             client_id=frame.get("client_id"),
             text=frame.get("text"),
             internal=internal,
+            link_url=link_url,
         )
         if not created and conversation_id in self.conversations:
             await self._replay(conversation_id, self.seqs.get(conversation_id))
@@ -562,16 +563,8 @@ class AgentConsumer(FrameConsumer):
 
     async def frame_link(self, frame: dict) -> None:
         """A link under an alias text (W8)."""
-        conversation_id = _conversation_id(frame)
-        message, created = await database_sync_to_async(services.message_post_by_agent)(
-            conversation_id=conversation_id,
-            user=self.user,
-            client_id=frame.get("client_id"),
-            text=frame.get("text"),
-            link_url=frame.get("url"),
-        )
-        if not created and conversation_id in self.conversations:
-            await self._replay(conversation_id, self.seqs.get(conversation_id))
+        url = frame.get("url")
+        await self.frame_message(frame, link_url=url if url is not None else "")
 
     async def frame_invite(self, frame: dict) -> None:
         """Ask a colleague to take over (transfer), join (conference) or advise (consultation)."""

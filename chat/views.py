@@ -11,7 +11,7 @@ from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from routing.models import AgentProfile
-from routing.selectors import can_serve, is_supervisor
+from routing.selectors import agent_queues, can_serve, is_supervisor
 
 from . import canned
 from .api import request_locale
@@ -33,6 +33,7 @@ def workspace(request):
             "can_serve": profile is not None and can_serve(request.user),
             "texts": {**workspace_texts(), "me": request.user.pk},
             "presence_choices": AgentProfile.Presence.choices,
+            "search_queues": agent_queues(user=request.user).order_by("name"),
         },
     )
 

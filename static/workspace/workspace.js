@@ -117,17 +117,19 @@
       list.appendChild(li);
     });
   }
-  function showPeek(w) {
-    S.current = null; S.peek = w.conversation_id; highlight();
+  function showPeek(w) { showReadOnly(w.conversation_id, customerName(w) + " · " + w.queue.name); }
+  /* A chat the agent only reads: a waiting one (A2), or one found in history (A4, A11). */
+  function showReadOnly(id, title) {
+    S.current = null; S.peek = id; highlight();
     $("empty").hidden = true; $("conversation").hidden = false;
-    $("conv-title").textContent = customerName(w) + " · " + w.queue.name;
-    ["composer", "end", "handover-open", "leave", "handover", "wrap-up"].forEach(function (id) { $(id).hidden = true; });
+    $("conv-title").textContent = title;
+    ["composer", "end", "handover-open", "leave", "handover", "wrap-up"].forEach(function (part) { $(part).hidden = true; });
     $("log").textContent = "";
-    api("/api/v1/conversations/" + w.conversation_id + "/messages?after_seq=0").then(function (data) {
-      if (S.peek !== w.conversation_id) { return; }
+    api("/api/v1/conversations/" + id + "/messages?after_seq=0").then(function (data) {
+      if (S.peek !== id) { return; }
       data.results.forEach(function (f) { $("log").appendChild(renderItem(f)); });
     });
-    loadCustomer(w.conversation_id);
+    loadCustomer(id);
   }
 
   /* --- conversations --- */
@@ -462,6 +464,7 @@
     e.preventDefault();
     var params = new URLSearchParams();
     if ($("search-q").value.trim()) { params.set("q", $("search-q").value.trim()); }
+    if ($("search-queue").value) { params.set("queue", $("search-queue").value); }
     if ($("search-from").value) { params.set("from", $("search-from").value); }
     if ($("search-to").value) { params.set("to", $("search-to").value); }
     var list = $("search-results"); list.textContent = "";
@@ -477,18 +480,7 @@
       });
     }).catch(function (d) { list.appendChild(el("li", "muted", (d && d.message) || T.no_results)); });
   });
-  function showHistory(r) {
-    S.current = null; S.peek = r.id; highlight();
-    $("empty").hidden = true; $("conversation").hidden = false;
-    $("conv-title").textContent = (r.customer || T.anonymous) + " · " + r.queue.name;
-    ["composer", "end", "handover-open", "leave", "handover", "wrap-up"].forEach(function (id) { $(id).hidden = true; });
-    $("log").textContent = "";
-    api("/api/v1/conversations/" + r.id + "/messages?after_seq=0").then(function (data) {
-      if (S.peek !== r.id) { return; }
-      data.results.forEach(function (f) { $("log").appendChild(renderItem(f)); });
-    });
-    loadCustomer(r.id);
-  }
+  function showHistory(r) { showReadOnly(r.id, (r.customer || T.anonymous) + " · " + r.queue.name); }
 
   /* --- queue alarms, for supervisors (X1) --- */
   function onAlarm(f) {

@@ -94,6 +94,7 @@ def test_the_console_sets_the_channels_a_queue_serves(admin_client, rf, admin_us
     base = {
         "name": "Phones", "assignment_mode": "offer", "offer_timeout_seconds": 30, "priority": 5,
         "service_level_target_seconds": 60, "time_zone": "Europe/Oslo", "customer_grace_seconds": 120,
+        "wrap_up_seconds": 0,
     }  # fmt: skip
     form = form_class(data={**base, "channels": ["chat", "voice"]})
     assert form.is_valid(), form.errors

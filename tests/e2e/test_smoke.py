@@ -18,5 +18,5 @@ def test_login_page_renders_and_a_demo_agent_logs_in(asgi_server, page):
     page.get_by_label("Password").fill("demo")
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/workspace/$"))
-    expect(page.get_by_text("Demo support")).to_be_visible()
+    expect(page.get_by_role("region", name="Your queues").get_by_text("Demo support")).to_be_visible()
     expect(page.get_by_text("Aino Virtanen")).to_be_visible()
