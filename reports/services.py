@@ -1,0 +1,76 @@
+"""Turning stored history into contact records (live) and importing a former system's."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import CharField, Exists, Max, Min, OuterRef
+from django.db.models.functions import Cast
+
+from chat.models import Conversation, ConversationEvent, Message, Participant
+from routing.models import WorkItem, WorkItemEvent
+
+from .models import ContactRecord
+
+CHAT = WorkItem.Channel.CHAT
+BATCH = 500
+
+
+def record_conversation(*, conversation_id) -> ContactRecord | None:
+    """(Re)compute the record of one ended chat from its events, messages and participants."""
+    conversation = Conversation.objects.select_related("queue").filter(pk=conversation_id).first()
+    if conversation is None or conversation.state != Conversation.State.ENDED:
+        return None
+    reference = str(conversation.pk)
+    agents = Participant.objects.filter(conversation=conversation, role=Participant.Role.AGENT)
+    first_agent = agents.order_by("joined_at", "pk").values_list("agent_id", flat=True).first()
+    visible = Message.objects.filter(conversation=conversation, internal=False)
+    first_reply = None
+    if conversation.assigned_at is not None:
+        first_reply = visible.filter(author_role=Message.Role.AGENT, sent_at__gte=conversation.assigned_at).aggregate(
+            first=Min("sent_at")
+        )["first"]
+    values = {
+        "queue": conversation.queue,
+        "agent_id": first_agent if conversation.assigned_at else None,
+        "started_at": conversation.created_at,
+        "answered_at": conversation.assigned_at,
+        "ended_at": conversation.ended_at,
+        "abandoned": conversation.assigned_at is None,
+        "offered_to_agent": WorkItemEvent.objects.filter(
+            work_item__channel=CHAT, work_item__reference=reference, kind="offered"
+        ).exists(),
+        "first_response_at": first_reply,
+        "customer_last_at": visible.filter(author_role=Message.Role.CUSTOMER).aggregate(last=Max("sent_at"))["last"],
+        "agent_messages": visible.filter(author_role=Message.Role.AGENT).count(),
+        "customer_messages": visible.filter(author_role=Message.Role.CUSTOMER).count(),
+        "agents": agents.values("agent_id").distinct().count(),
+        "transferred": ConversationEvent.objects.filter(conversation=conversation, kind="transferred").exists(),
+        "rating": conversation.rating,
+        "end_reason": conversation.end_reason,
+        "target_seconds": conversation.queue.service_level_target_seconds,
+    }
+    record, _ = ContactRecord.objects.update_or_create(
+        source=ContactRecord.Source.LIVE, channel=CHAT, reference=reference, defaults=values
+    )
+    return record
+
+
+def record_ended_conversations(*, limit: int = BATCH) -> int:
+    """Records for ended chats that have none yet, or whose rating came after the record
+    (the customer rates after the end). Beat runs this every few seconds; idempotent."""
+    recorded = ContactRecord.objects.filter(
+        source=ContactRecord.Source.LIVE, channel=CHAT, reference=Cast(OuterRef("pk"), output_field=CharField())
+    )
+    ended = Conversation.objects.filter(state=Conversation.State.ENDED)
+    missing = ended.filter(~Exists(recorded)).order_by("ended_at").values_list("pk", flat=True)[:limit]
+    rated_later = (
+        ended.filter(rating__isnull=False)
+        .filter(Exists(recorded.filter(rating__isnull=True)))
+        .values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    for conversation_id in [*missing, *rated_later]:
+        with transaction.atomic():
+            if record_conversation(conversation_id=conversation_id) is not None:
+                done += 1
+    return done
