@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery, bootsteps
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 
@@ -34,6 +35,12 @@ app.conf.beat_schedule = {
     "chat-end-chats-of-gone-customers": {"task": "chat.tasks.end_chats_of_gone_customers", "schedule": 10.0},
     "chat-watch-inactivity": {"task": "chat.tasks.watch_inactivity", "schedule": 5.0},
     "chat-send-auto-replies": {"task": "chat.tasks.send_auto_replies", "schedule": 5.0},
+    "reports-record-contacts": {"task": "reports.tasks.record_contacts", "schedule": 5.0},
+    # Hourly on the first of the month: sent once (MonthlyReportSent), retried if mail fails.
+    "reports-send-monthly-report": {
+        "task": "reports.tasks.send_monthly_report",
+        "schedule": crontab(minute=5, day_of_month=1),
+    },
 }
 
 

@@ -128,7 +128,9 @@ def figures(filters: Filters) -> dict:
         start, end = filters.start, filters.end
         cursor.execute(_BUSY.format(records=records_sql), [start, end, *params])
         busy, handled = cursor.fetchone()
-        agent_ids = list(filters.records().exclude(agent_id=None).values_list("agent_id", flat=True).distinct())
+        agent_ids = list(
+            filters.records().exclude(agent_id=None).order_by().values_list("agent_id", flat=True).distinct()
+        )
         staffed = 0.0
         if agent_ids:
             cursor.execute(_STAFFED, [end, start, end, agent_ids, start])
