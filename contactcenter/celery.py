@@ -35,6 +35,7 @@ app.conf.beat_schedule = {
     "chat-end-chats-of-gone-customers": {"task": "chat.tasks.end_chats_of_gone_customers", "schedule": 10.0},
     "chat-watch-inactivity": {"task": "chat.tasks.watch_inactivity", "schedule": 5.0},
     "chat-send-auto-replies": {"task": "chat.tasks.send_auto_replies", "schedule": 5.0},
+    "quality-purge-transcripts": {"task": "quality.tasks.purge_transcripts", "schedule": 3600.0},
     "reports-record-contacts": {"task": "reports.tasks.record_contacts", "schedule": 5.0},
     # Hourly on the first of the month: sent once (MonthlyReportSent), retried if mail fails.
     "reports-send-monthly-report": {

@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("reports.urls")),
     path("", include("chat.urls")),
+    path("quality/", include("quality.urls")),
 ]

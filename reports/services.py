@@ -7,6 +7,7 @@ from django.db.models import CharField, Exists, Max, Min, OuterRef
 from django.db.models.functions import Cast
 
 from chat.models import Conversation, ConversationEvent, Message, Participant
+from quality.models import PurgedTranscript
 from routing.models import WorkItem, WorkItemEvent
 
 from .models import ContactRecord
@@ -21,6 +22,9 @@ def record_conversation(*, conversation_id) -> ContactRecord | None:
     if conversation is None or conversation.state != Conversation.State.ENDED:
         return None
     reference = str(conversation.pk)
+    existing = ContactRecord.objects.filter(source=ContactRecord.Source.LIVE, channel=CHAT, reference=reference).first()
+    if existing is not None and PurgedTranscript.objects.filter(conversation=conversation).exists():
+        return existing  # its messages are gone after the retention time; the record keeps their figures
     agents = Participant.objects.filter(conversation=conversation, role=Participant.Role.AGENT)
     first_agent = agents.order_by("joined_at", "pk").values_list("agent_id", flat=True).first()
     visible = Message.objects.filter(conversation=conversation, internal=False)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime
 
 import tablib
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from quality.selectors import agent_quality
 from routing.selectors import can_serve, is_supervisor
 
 from . import charts, kpis, tables
@@ -32,7 +34,7 @@ def report_page(request):
     filters = form.filters()
     export, which = request.GET.get("export"), request.GET.get("table", "")
     if export:
-        if export not in EXPORT_FORMATS or which not in (*tables.TABLES, "kpis"):
+        if export not in EXPORT_FORMATS or which not in (*tables.TABLES, "kpis", "quality"):
             return HttpResponse(_("Unknown export."), status=400, content_type="text/plain; charset=utf-8")
         return _export(filters, which, export)
     built = [tables.build(key, filters) for key in tables.TABLES]
@@ -54,14 +56,32 @@ def report_page(request):
             max_value=100,
         ),  # fmt: skip
         "per_queue": per_queue,
+        "quality": quality_rows(filters),
         "query": request.GET.urlencode(),
         "own_only": not is_supervisor(request.user),
     }
     return render(request, "reports/report.html", context)
 
 
+def quality_rows(filters: tables.Filters) -> list[dict]:
+    """Quality review scores per agent in the period (S7): an agent sees their own only."""
+    ids = [filters.agent_id] if filters.agent_id is not None else None
+    figures = agent_quality(agent_user_ids=ids, start=filters.start, end=filters.end)
+    users = {user.pk: user.get_username() for user in get_user_model().objects.filter(pk__in=list(figures))}
+    return sorted(
+        ({"agent": users.get(user_id, "?"), **values} for user_id, values in figures.items() if values["reviews"]),
+        key=lambda row: row["agent"].lower(),
+    )
+
+
 def _export(filters: tables.Filters, which: str, export: str) -> HttpResponse:
-    if which == "kpis":
+    if which == "quality":
+        data = tablib.Dataset(
+            title="quality", headers=[_("Agent"), _("Reviews"), _("Mean score %"), _("Critical failures")]
+        )
+        for row in quality_rows(filters):
+            data.append([row["agent"], row["reviews"], row["mean_percent"], row["critical_failures"]])
+    elif which == "kpis":
         data = tablib.Dataset(title="kpis", headers=[_("KPI"), _("Value"), _("Unit")])
         for kpi in kpis.kpis(filters):
             data.append([kpi.label, "" if kpi.value is None else kpi.value, kpis.unit_label(kpi.unit)])

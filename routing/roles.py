@@ -10,11 +10,11 @@ AGENT = "Agent"
 SUPERVISOR = "Supervisor"
 ADMIN = "Admin"
 
-CONTACT_CENTER_APPS = ("routing", "chat", "voice", "reports")
+CONTACT_CENTER_APPS = ("routing", "chat", "voice", "reports", "quality")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: ["routing.serve_customers"],
-    SUPERVISOR: ["routing.serve_customers", "routing.supervise"],
+    SUPERVISOR: ["routing.serve_customers", "routing.supervise", "quality.review_conversations"],
 }
 
 

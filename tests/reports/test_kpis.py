@@ -181,3 +181,26 @@ def test_records_from_real_chats_with_transfer_conference_and_abandonment(widget
     chat.rating_give(conversation_id=conference.pk, score=5, comment="")
     assert services.record_ended_conversations() == 1  # the later rating is carried in
     assert ContactRecord.objects.get(reference=str(conference.pk)).rating == 5
+
+
+@pytest.mark.django_db
+def test_a_purged_transcript_keeps_its_contact_record_figures(widget, ready_agent):
+    from django.core.management import call_command
+
+    from chat.models import Conversation
+    from quality import services as quality
+    from quality.models import QueueRetention
+
+    conversation, _ = chat.conversation_start(widget=widget, prechat={})
+    routing.work_item_pick(agent=ready_agent, item_id=WorkItem.objects.get(reference=str(conversation.pk)).pk)
+    chat.message_post_by_customer(conversation_id=conversation.pk, client_id=str(uuid.uuid4()), text="Hei")
+    chat.message_post_by_agent(conversation_id=conversation.pk, user=ready_agent.user, client_id=None, text="Moi")
+    chat.conversation_end(conversation_id=conversation.pk, ended_by="agent", actor=ready_agent.user)
+    services.record_ended_conversations()
+    QueueRetention.objects.create(queue=widget.queue, transcript_days=30)
+    Conversation.objects.filter(pk=conversation.pk).update(ended_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+    assert quality.transcripts_purge() == 1
+    call_command("rebuild_contact_records")
+    record = ContactRecord.objects.get(reference=str(conversation.pk))
+    assert (record.customer_messages, record.agent_messages) == (1, 1)
+    assert record.first_response_at is not None

@@ -152,3 +152,28 @@ def test_the_monthly_report_goes_to_supervisors_once(settings, supervisor, queue
     assert len(book.sheetnames) == 5
     assert MonthlyReportSent.objects.get().recipients == 1
     assert monthly.previous_month(datetime.date(2026, 1, 1)) == datetime.date(2025, 12, 1)
+
+
+@pytest.mark.django_db
+def test_quality_scores_appear_in_the_agent_reports(client, supervisor, widget, agent):
+    from django.utils import timezone
+
+    from quality import services as quality
+    from quality.models import ReviewForm, ReviewItem
+    from routing import services as routing
+    from tests.quality.conftest import ended_chat
+
+    routing.presence_set(agent=agent, presence="ready")
+    form = ReviewForm.objects.create(name="Basics")
+    item = ReviewItem.objects.create(form=form, order=1, text="Greets the customer", max_score=5, pass_score=3)
+    conversation = ended_chat(widget, agent)
+    quality.review_submit(conversation_id=conversation.pk, reviewer=supervisor, form_id=form.pk,
+                          scores={item.pk: 4}, notes={}, comment="Good")  # fmt: skip
+    today = timezone.localdate().isoformat()
+    client.force_login(supervisor)
+    page = client.get(reverse("reports"), {"date_from": today, "date_to": today}).content.decode()
+    assert "Quality reviews per agent" in page
+    assert "<td>80.0</td>" in page
+    client.force_login(agent.user)
+    own = client.get(reverse("reports"), {"date_from": today, "date_to": today, "export": "csv", "table": "quality"})
+    assert own.content.decode("utf-8-sig").splitlines()[1] == "aino,1,80.0,0"
