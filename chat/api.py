@@ -23,7 +23,8 @@ from contactcenter.middleware import user_time_zone
 from routing import services as routing
 from routing.hours import is_open
 from routing.models import AgentProfile, Queue
-from routing.selectors import can_serve, is_supervisor
+from routing.selectors import can_serve
+from supervision.services import agent_supervise, supervised_agent
 
 from . import canned, handover, prechat, search, selectors, services, wrapup
 from .frames import conversation_summary, message_frame
@@ -412,18 +413,26 @@ class SupervisedAgentApi(APIView):
 
     @extend_schema(operation_id="agent_supervise", request=SupervisedAgentInput, responses={200: dict})
     def post(self, request, agent_id: int):
-        if not is_supervisor(request.user):
-            return Response({"error": "forbidden", "message": "Supervisors only."}, status=status.HTTP_403_FORBIDDEN)
-        agent = get_object_or_404(AgentProfile, pk=agent_id)
-        data = self.SupervisedAgentInput(data=request.data)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
-        values = data.validated_data
-        if "logged_on" in values:
-            routing.queue_log_on(agent=agent, queue_ids=values.get("queue_ids"), logged_on=values["logged_on"])
-        if "state" in values:
-            reason = values["reason"] or _("set by %(name)s") % {"name": request.user.get_username()}
-            agent = routing.presence_set(agent=agent, presence=values["state"], reason=reason)
+        # The same service as the supervisor's live view (supervision.services).
+        try:
+            supervised_agent(supervisor=request.user, agent_id=agent_id)
+            data = self.SupervisedAgentInput(data=request.data)
+            if not data.is_valid():
+                return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+            values = data.validated_data
+            agent = agent_supervise(
+                supervisor=request.user,
+                agent_id=agent_id,
+                logged_on=values.get("logged_on"),
+                queue_ids=values.get("queue_ids"),
+                presence=values.get("state"),
+                reason=values["reason"],
+            )
+        except routing.RoutingError as error:
+            codes = {"forbidden": status.HTTP_403_FORBIDDEN, "not_found": status.HTTP_404_NOT_FOUND}
+            return Response(
+                {"error": error.code, "message": str(error)}, status=codes.get(error.code, status.HTTP_400_BAD_REQUEST)
+            )
         memberships = agent.memberships.values("queue_id", "logged_on")
         return Response({"state": agent.presence, "reason": agent.presence_reason, "queues": list(memberships)})
 

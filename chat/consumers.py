@@ -354,17 +354,16 @@ class CustomerConsumer(FrameConsumer):
 # --- agent ------------------------------------------------------------------------------
 
 
-class AgentConsumer(FrameConsumer):
-    """An agent's workspace socket: offers, the waiting lists, and every chat the agent is in."""
+class ConversationsConsumer(FrameConsumer):
+    """A staff socket that follows whole conversations, notes included: the agent's workspace
+    and the supervisor's live view. Signs in by session (from our own pages only) or by a
+    token frame, then `_start(user)`. Joins a conversation's groups, replays its stored
+    frames after a seq, then forwards live ones in order (duplicates dropped, gaps replayed)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user = None
-        self.agent: AgentProfile | None = None
         self.seqs = SeqTracker()
         self.conversations: set[str] = set()
-        self.queue_ids: list[int] = []
-        self.heartbeat: asyncio.Task | None = None
 
     async def connect(self):
         self.language = _scope_language(self.scope)
@@ -386,6 +385,56 @@ class AgentConsumer(FrameConsumer):
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         await self._start(user)
+
+    async def _start(self, user) -> None:
+        raise NotImplementedError
+
+    async def _open_conversation(self, opening_frame: dict, *, after_seq: int) -> None:
+        conversation_id = opening_frame["conversation_id"]
+        self.conversations.add(conversation_id)
+        await self.join(services.conv_group(conversation_id))
+        await self.join(services.agents_group(conversation_id))
+        await self.send_frame(opening_frame)
+        await self._replay(conversation_id, after_seq)
+
+    async def _replay(self, conversation_id: str, after_seq: int) -> None:
+        frames = await database_sync_to_async(selectors.items_after)(
+            conversation_id=conversation_id, after_seq=after_seq, for_agent=True
+        )
+        for frame in frames:
+            await self.send_frame(frame)
+            if not frame.get("internal"):
+                self.seqs.advance(conversation_id, frame["seq"])
+
+    async def _conversation_frame(self, frame: dict) -> None:
+        """A live `message` or `event` (not a note) of a followed conversation."""
+        conversation_id = frame["conversation_id"]
+        seq, last = frame["seq"], self.seqs.get(conversation_id)
+        if seq <= last:
+            return
+        if seq > last + 1:
+            await self._replay(conversation_id, last)
+        else:
+            await self.send_frame(frame)
+            self.seqs.advance(conversation_id, seq)
+        if frame["type"] == "event" and frame["event"] == "ended":
+            await self._close_conversation(conversation_id)
+
+    async def _close_conversation(self, conversation_id: str) -> None:
+        self.conversations.discard(conversation_id)
+        await self.leave(services.conv_group(conversation_id))
+        await self.leave(services.agents_group(conversation_id))
+
+
+class AgentConsumer(ConversationsConsumer):
+    """An agent's workspace socket: offers, the waiting lists, and every chat the agent is in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.agent: AgentProfile | None = None
+        self.queue_ids: list[int] = []
+        self.heartbeat: asyncio.Task | None = None
 
     async def _start(self, user) -> None:
         snapshot = await database_sync_to_async(_agent_snapshot)(user)
@@ -424,23 +473,6 @@ class AgentConsumer(FrameConsumer):
             await database_sync_to_async(routing.agent_socket_closed)(agent=self.agent, socket_id=self.channel_name)
         await super().disconnect(code)
 
-    async def _open_conversation(self, assigned_frame: dict, *, after_seq: int) -> None:
-        conversation_id = assigned_frame["conversation_id"]
-        self.conversations.add(conversation_id)
-        await self.join(services.conv_group(conversation_id))
-        await self.join(services.agents_group(conversation_id))
-        await self.send_frame(assigned_frame)
-        await self._replay(conversation_id, after_seq)
-
-    async def _replay(self, conversation_id: str, after_seq: int) -> None:
-        frames = await database_sync_to_async(selectors.items_after)(
-            conversation_id=conversation_id, after_seq=after_seq, for_agent=True
-        )
-        for frame in frames:
-            await self.send_frame(frame)
-            if not frame.get("internal"):
-                self.seqs.advance(conversation_id, frame["seq"])
-
     async def realtime_event(self, message: dict) -> None:
         frame = message["event"]
         kind = frame["type"]
@@ -459,23 +491,9 @@ class AgentConsumer(FrameConsumer):
                 await self.send_frame({k: v for k, v in frame.items() if k != "user_id"})
             return
         if kind in ("message", "event") and not frame.get("internal"):
-            seq, last = frame["seq"], self.seqs.get(conversation_id)
-            if seq <= last:
-                return
-            if seq > last + 1:
-                await self._replay(conversation_id, last)
-            else:
-                await self.send_frame(frame)
-                self.seqs.advance(conversation_id, seq)
-            if kind == "event" and frame["event"] == "ended":
-                await self._close_conversation(conversation_id)
+            await self._conversation_frame(frame)
             return
         await self.send_frame(frame)
-
-    async def _close_conversation(self, conversation_id: str) -> None:
-        self.conversations.discard(conversation_id)
-        await self.leave(services.conv_group(conversation_id))
-        await self.leave(services.agents_group(conversation_id))
 
     # frames from the agent
 

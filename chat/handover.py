@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from contactcenter.realtime import publish_on_commit
 from routing import services as routing
 from routing.models import AgentProfile, Queue
-from routing.selectors import can_serve
+from routing.selectors import can_serve, is_supervisor
 
 from .frames import assigned_frame, conversation_summary
 from .models import Conversation, Invitation, Message, Participant, PrechatChoice
@@ -230,6 +230,31 @@ def _join(conversation: Conversation, *, user, kind: str, sender, note: str) -> 
         _note(conversation, note, user=sender, name=sender.get_full_name() or sender.get_username())
     _store_event(conversation, "agent_joined", {"name": name}, actor=user)
     _open_for(conversation, user)
+
+
+# --- supervisors listening in (S1) ------------------------------------------------------
+
+
+@transaction.atomic
+def monitor_start(*, conversation_id, supervisor) -> tuple[Conversation, bool]:
+    """A supervisor listens in on any open chat, without an invitation: as a consultant, who
+    sees the chat and its notes and writes notes only (the whisper to the agents), and of
+    whom the customer is never told. Agents get a note that the supervisor listens.
+    Returns the conversation and whether this call joined it (False: the supervisor was in
+    it already). Leaving is `conversation_leave`."""
+    if not is_supervisor(supervisor):
+        raise ChatError("forbidden", _("Supervisors only."))
+    conversation = _locked_conversation(conversation_id)
+    if Participant.objects.filter(conversation=conversation, agent=supervisor, left_at__isnull=True).exists():
+        return conversation, False
+    # The customer never sees a consultant's name; agents see who writes the notes.
+    name = supervisor.get_full_name() or supervisor.get_username()
+    Participant.objects.create(
+        conversation=conversation, agent=supervisor, shown_name=name, role=Participant.Role.CONSULTANT
+    )
+    _note(conversation, _("%(name)s is listening.") % {"name": name})
+    _open_for(conversation, supervisor, role=Participant.Role.CONSULTANT)
+    return conversation, True
 
 
 # --- leaving and transfers to a queue ----------------------------------------------------

@@ -157,13 +157,17 @@ def conversation_for_agent(*, user, conversation_id) -> Conversation:
     """Fetch and authorise together: an agent sees conversations of their queues and those
     they took part in; supervisors see all. Raises Conversation.DoesNotExist otherwise."""
     conversation = Conversation.objects.select_related("queue", "contact", "widget").get(pk=conversation_id)
-    if is_supervisor(user):
-        return conversation
-    if conversation.queue_id in visible_queue_ids(user=user):
-        return conversation
-    if Participant.objects.filter(conversation=conversation, agent=user).exists():
+    if may_see_conversation(user=user, conversation=conversation):
         return conversation
     raise Conversation.DoesNotExist
+
+
+def may_see_conversation(*, user, conversation: Conversation) -> bool:
+    return (
+        is_supervisor(user)
+        or conversation.queue_id in visible_queue_ids(user=user)
+        or Participant.objects.filter(conversation=conversation, agent=user).exists()
+    )
 
 
 def active_conversations_of(*, user) -> list[Conversation]:

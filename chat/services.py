@@ -392,6 +392,10 @@ def message_post_by_agent(
         participant = Participant.objects.filter(conversation=conversation, agent=user, left_at__isnull=True).first()
         if not internal and (participant is None or participant.role == Participant.Role.CONSULTANT):
             raise ChatError("forbidden", _("You are not in this chat."))
+        if participant is None and not selectors.may_see_conversation(user=user, conversation=conversation):
+            # A note from outside the chat: only from those who may see it (its queues' agents,
+            # earlier participants, supervisors); to anyone else the chat does not exist.
+            raise ChatError("not_found", _("No such conversation."))
         if conversation.state == Conversation.State.ENDED and not internal:
             raise ChatError("ended", _("This chat has ended."))
         name = participant.shown_name if participant else shown_agent_name(conversation.widget, user)

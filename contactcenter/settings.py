@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "chat",
     "voice",
     "reports",
+    "supervision",
     "quality",
 ]
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("reports.urls")),
     path("", include("chat.urls")),
+    path("supervision/", include("supervision.urls")),
     path("quality/", include("quality.urls")),
 ]

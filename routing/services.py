@@ -84,6 +84,7 @@ def work_item_enqueue(*, channel: str, reference: str, queue: Queue, priority: i
         channel=channel, reference=reference, queue=queue, priority=priority, enqueued_at=timezone.now()
     )
     WorkItemEvent.objects.create(work_item=item, kind="enqueued")
+    _work_changed(item)
     _after_commit_route(queue.pk)
     _waiting_changed(channel, queue.pk)
     return item
@@ -108,6 +109,7 @@ def work_item_finish(*, channel: str, reference: str) -> WorkItem | None:
     item.offer_expires_at = None
     item.save(update_fields=["state", "finished_at", "offer_expires_at"])
     WorkItemEvent.objects.create(work_item=item, kind=item.state, agent=item.agent)
+    _work_changed(item)
     if item.state == WorkItem.State.DONE and item.agent is not None:
         _start_wrap_up(agent_id=item.agent_id, queue_seconds=item.queue.wrap_up_seconds)
     # A freed slot may serve any of the agent's queues; the most urgent work there goes first.
@@ -132,6 +134,7 @@ def work_item_requeue(*, channel: str, reference: str, queue: Queue) -> WorkItem
     item.offer_expires_at = None
     item.save(update_fields=["queue", "state", "agent", "offer_expires_at"])
     WorkItemEvent.objects.create(work_item=item, kind="requeued")
+    _work_changed(item)
     _after_commit_route(old_queue_id, queue.pk)
     for queue_id in {old_queue_id, queue.pk}:
         _waiting_changed(channel, queue_id)
@@ -160,6 +163,7 @@ def work_item_transfer(*, channel: str, reference: str, to_agent: AgentProfile) 
     item.agent = agent
     item.save(update_fields=["agent"])
     WorkItemEvent.objects.create(work_item=item, kind="transferred", agent=agent)
+    _work_changed(item)
     # The sender's slot is free now.
     _after_commit_route(*_agent_queue_ids(previous_agent_id))
     return item
@@ -267,6 +271,7 @@ def _offer(*, item: WorkItem, agent: AgentProfile, timeout: int) -> None:
     item.offer_expires_at = timezone.now() + datetime.timedelta(seconds=timeout)
     item.save(update_fields=["state", "agent", "offer_expires_at"])
     WorkItemEvent.objects.create(work_item=item, kind="offered", agent=agent)
+    _work_changed(item)
     handler_for(item.channel).offered(item=item, agent=agent)
 
 
@@ -280,6 +285,7 @@ def _assign(*, item: WorkItem, agent: AgentProfile, kind: str) -> None:
     item.assigned_at = timezone.now()
     item.save(update_fields=["state", "agent", "offer_expires_at", "assigned_at"])
     WorkItemEvent.objects.create(work_item=item, kind=kind, agent=agent)
+    _work_changed(item)
     handler_for(item.channel).assigned(item=item, agent=agent)
     _waiting_changed(item.channel, item.queue_id)
 
@@ -350,6 +356,7 @@ def _withdraw(*, item: WorkItem, kind: str) -> None:
     item.offer_expires_at = None
     item.save(update_fields=["state", "agent", "offer_expires_at"])
     WorkItemEvent.objects.create(work_item=item, kind=kind, agent=agent)
+    _work_changed(item)
     handler_for(item.channel).offer_withdrawn(item=item, agent=agent, reason=kind)
     _after_commit_route(item.queue_id)
     _waiting_changed(item.channel, item.queue_id)
@@ -478,6 +485,16 @@ def _agent_queue_ids(agent_id: int) -> list[int]:
 
 def _waiting_changed(channel: str, queue_id: int) -> None:
     handler_for(channel).waiting_changed(queue_id=queue_id)
+
+
+# Supervisors' live views (supervision.consumers) recount their figures on these.
+WORK_GROUP = "supervision.work"
+
+
+def _work_changed(item: WorkItem) -> None:
+    """Work joined a line, was offered, taken, handed on, given back or finished."""
+    event = {"type": "work", "queue_id": item.queue_id, "agent_id": item.agent_id, "state": item.state}
+    publish_on_commit(groups=[WORK_GROUP], event=event)
 
 
 # --- the agent's connections ------------------------------------------------------------

@@ -404,3 +404,17 @@ def test_the_agent_page_for_their_own_canned_responses(client, agent, outsider_a
     client.force_login(agent.user)
     client.post(url, {"action": "delete", "id": mine.pk})
     assert not CannedResponse.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_note_from_outside_a_chat_needs_the_right_to_see_it(widget, ready_agent, outsider_agent, supervisor):
+    conversation = answered_chat(widget, ready_agent)
+    with pytest.raises(ChatError) as hidden:
+        chat.message_post_by_agent(conversation_id=conversation.pk, user=outsider_agent.user, client_id=None,
+                                   text="sneaky", internal=True)  # fmt: skip
+    assert hidden.value.code == "not_found"
+    assert not Message.objects.filter(text="sneaky").exists()
+    note, _ = chat.message_post_by_agent(
+        conversation_id=conversation.pk, user=supervisor, client_id=None, text="From the supervisor", internal=True
+    )
+    assert note.internal

@@ -52,6 +52,8 @@ def test_canned_response_by_shortcut_then_transfer_to_a_colleague(asgi_server, c
         expect(customer.get_by_role("log")).to_contain_text("Hello, my name is Aino. How can I help you?")
 
         # Aino asks Lars to take over, with a note only agents see.
+        for closed in ("#handover", "#link-form", "#wrap-up", "#canned"):
+            expect(aino.locator(closed)).to_be_hidden()
         aino.get_by_role("button", name="Transfer or invite").click()
         expect(aino.locator("#colleague option", has_text="Lars")).to_have_count(1)
         aino.locator("#colleague").select_option(
