@@ -154,6 +154,28 @@ class ConversationStartApi(APIView):
         )
 
 
+class CustomerTokenRefreshApi(APIView):
+    """An app swaps its customer token for a new one; the old one stops working (W10)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [CustomerThrottle]
+
+    class TokenRefreshInput(serializers.Serializer):
+        customer_token = serializers.CharField(max_length=500)
+
+    @extend_schema(operation_id="customer_token_refresh", request=TokenRefreshInput, responses={200: dict, 401: dict})
+    def post(self, request):
+        data = self.TokenRefreshInput(data=request.data)
+        if not data.is_valid():
+            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            conversation, token = services.customer_token_refresh(token=data.validated_data["customer_token"])
+        except ChatError as error:
+            return Response({"error": error.code, "message": error.message}, status=status.HTTP_401_UNAUTHORIZED)
+        return Response({"conversation_id": str(conversation.pk), "customer_token": token})
+
+
 class OfflineMessageCreateApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]

@@ -256,6 +256,7 @@ class CustomerConsumer(FrameConsumer):
             if queue_frame:
                 await self.send_frame(queue_frame)
         if conversation.state != Conversation.State.ENDED:
+            await database_sync_to_async(services.customer_socket_opened)(conversation_id=self.conversation_id)
             await database_sync_to_async(services.customer_seen)(conversation_id=self.conversation_id)
             await database_sync_to_async(services.customer_presence_publish)(
                 conversation_id=self.conversation_id, online=True
@@ -271,6 +272,7 @@ class CustomerConsumer(FrameConsumer):
     async def disconnect(self, code):
         if self.heartbeat is not None:
             self.heartbeat.cancel()
+            await database_sync_to_async(services.customer_socket_closed)(conversation_id=self.conversation_id)
             await database_sync_to_async(services.customer_presence_publish)(
                 conversation_id=self.conversation_id, online=False
             )

@@ -22,9 +22,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from contactcenter.realtime import publish_now, publish_on_commit
+from contactcenter.redis_client import get_redis
+from contactcenter.redis_client import key as redis_key
 from routing import services as routing
 from routing.hours import is_open
 from routing.models import AgentProfile, Contact, Queue, WorkItem
+from webhooks import services as webhooks
+from webhooks.models import Event
 
 from . import search, selectors
 from .frames import event_frame, message_frame
@@ -85,6 +89,17 @@ def conversation_for_customer_token(token: str) -> Conversation:
 
 
 @transaction.atomic
+def customer_token_refresh(*, token: str) -> tuple[Conversation, str]:
+    """A new token for the same conversation; the old one stops working (W10: an app rotates
+    its stored credential, e.g. after a restore from backup)."""
+    conversation = conversation_for_customer_token(token)
+    conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation.pk)
+    conversation.customer_token_nonce = uuid.uuid4().hex[:24]
+    conversation.save(update_fields=["customer_token_nonce"])
+    return conversation, customer_token_for(conversation)
+
+
+@transaction.atomic
 def customer_token_revoke(*, conversation_id) -> None:
     Conversation.objects.filter(pk=conversation_id).update(customer_token_nonce=uuid.uuid4().hex[:24])
 
@@ -142,8 +157,61 @@ def _store_message(
         internal=internal,
     )
     group = agents_group(conversation.pk) if internal else conv_group(conversation.pk)
-    publish_on_commit(groups=[group], event=message_frame(message, for_agent=True))
+    frame = message_frame(message, for_agent=True)
+    publish_on_commit(groups=[group], event=frame)
+    if not internal:  # hidden notes never leave the contact center
+        webhooks.emit(Event.MESSAGE_CREATED, _message_data(frame))
+        if role == Message.Role.AGENT and customer_away(conversation=conversation):
+            _push_customer(conversation, frame)
     return message
+
+
+# --- the customer's connection, for app pushes (W10) ------------------------------------
+
+CUSTOMER_STALE_SECONDS = 45  # two missed socket heartbeats
+
+
+def _sockets_key(conversation_id) -> str:
+    return redis_key("conv", str(conversation_id), "customer_sockets")
+
+
+def customer_socket_opened(*, conversation_id) -> None:
+    client = get_redis()
+    client.incr(_sockets_key(conversation_id))
+    client.expire(_sockets_key(conversation_id), 86400)
+
+
+def customer_socket_closed(*, conversation_id) -> None:
+    get_redis().decr(_sockets_key(conversation_id))
+
+
+def customer_away(*, conversation: Conversation) -> bool:
+    """No chat window of the customer is open: none counted, or none heard from lately (a
+    process that died with its sockets cannot count them down)."""
+    seen = conversation.customer_seen_at
+    if seen is None or seen < timezone.now() - datetime.timedelta(seconds=CUSTOMER_STALE_SECONDS):
+        return True
+    return int(get_redis().get(_sockets_key(conversation.pk)) or 0) <= 0
+
+
+def _push_customer(conversation: Conversation, frame: dict) -> None:
+    """Tell the app's backend to wake the customer's app: who wrote, and a preview."""
+    webhooks.emit(
+        Event.PUSH_AGENT_MESSAGE,
+        {
+            "conversation_id": str(conversation.pk),
+            "widget": conversation.widget.key,
+            "client_id": (conversation.context or {}).get("client_id"),
+            "locale": conversation.locale,
+            "seq": frame["seq"],
+            "author": frame["author"]["name"],
+            "preview": frame["text"][:120],
+        },
+    )
+
+
+def _message_data(frame: dict) -> dict:
+    return {key: frame[key] for key in ("conversation_id", "seq", "author", "text", "link", "sent_at") if key in frame}
 
 
 def system_message_post(*, conversation: Conversation, text: str) -> Message:
@@ -203,6 +271,14 @@ def conversation_start(
                 "agents_available": snapshot["agents_available"],
             },
         )
+        webhooks.emit(
+            Event.CONVERSATION_STARTED,
+            {
+                "conversation_id": str(conversation.pk), "queue": {"id": queue.pk, "name": queue.name},
+                "widget": widget.key, "locale": locale, "context": clean_context,
+                "started_at": conversation.created_at.isoformat(),
+            },
+        )  # fmt: skip
         welcome = _welcome_text(queue=queue, snapshot=snapshot, position=position)
         if welcome:
             system_message_post(conversation=conversation, text=welcome)
@@ -366,7 +442,9 @@ def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Messa
             author_name=name or "",
             text=text,
         )
-        publish_on_commit(groups=[conv_group(conversation_id)], event=message_frame(message, for_agent=True))
+        frame = message_frame(message, for_agent=True)
+        publish_on_commit(groups=[conv_group(conversation_id)], event=frame)
+        webhooks.emit(Event.MESSAGE_CREATED, _message_data(frame))
         return message
 
     return _post_once(conversation_id, client_uuid, store)
@@ -454,6 +532,11 @@ def agent_join(*, conversation_id, agent: AgentProfile) -> Conversation:
     conversation.assigned_at = conversation.assigned_at or timezone.now()
     conversation.save(update_fields=["agent", "state", "assigned_at"])
     _store_event(conversation, "agent_joined", {"name": name}, actor=agent.user)
+    webhooks.emit(
+        Event.CONVERSATION_ASSIGNED,
+        {"conversation_id": str(conversation.pk), "agent": {"id": agent.user_id, "name": name},
+         "queue_id": conversation.queue_id, "assigned_at": timezone.now().isoformat()},
+    )  # fmt: skip
     from .handover import handed_over  # handover builds on this module
 
     handed_over(conversation=conversation, to_user=agent.user)
@@ -485,6 +568,11 @@ def conversation_end(*, conversation_id, ended_by: str, actor=None, reason: str 
         Participant.objects.filter(conversation=conversation, left_at__isnull=True).update(left_at=now)
         search.conversation_index(conversation_id=conversation.pk)
         _store_event(conversation, "ended", {"by": ended_by, "reason": conversation.end_reason}, actor=actor)
+        webhooks.emit(
+            Event.CONVERSATION_ENDED,
+            {"conversation_id": str(conversation.pk), "ended_by": ended_by, "reason": conversation.end_reason,
+             "ended_at": now.isoformat()},
+        )  # fmt: skip
     return conversation
 
 
@@ -544,6 +632,14 @@ def rating_give(*, conversation_id, score, comment: str = "") -> Conversation:
         raise ChatError("not_ended", _("A chat can be rated after it ends."))
     conversation.rating, conversation.rating_comment = score, comment
     conversation.save(update_fields=["rating", "rating_comment"])
+    webhooks.emit(
+        Event.CONVERSATION_RATED,
+        {
+            "conversation_id": str(conversation.pk),
+            "rating": conversation.rating,
+            "comment": conversation.rating_comment,
+        },
+    )
     return conversation
 
 

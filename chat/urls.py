@@ -19,6 +19,7 @@ urlpatterns = [
         name="api-offline-message-create",
     ),
     path("api/v1/auth/token", api.TokenObtainApi.as_view(), name="api-auth-token"),
+    path("api/v1/customer/token/refresh", api.CustomerTokenRefreshApi.as_view(), name="api-customer-token-refresh"),
     path("api/v1/conversations", api.ConversationListApi.as_view(), name="api-conversation-list"),
     # Before the <uuid> routes, so "search" can never be read as a conversation.
     path("api/v1/conversations/search", api.ConversationSearchApi.as_view(), name="api-conversation-search"),

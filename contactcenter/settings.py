@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "reports",
     "supervision",
     "quality",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
