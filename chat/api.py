@@ -16,10 +16,10 @@ from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from contactcenter.middleware import user_time_zone
+from contactcenter.throttling import LoginThrottle, VisitorThrottle
 from routing import services as routing
 from routing.hours import is_open
 from routing.models import AgentProfile, Queue
@@ -89,10 +89,6 @@ def chat_error_response(error: ChatError) -> Response:
     return Response(body, status=ERROR_STATUS.get(error.code, status.HTTP_409_CONFLICT))
 
 
-class CustomerThrottle(AnonRateThrottle):
-    scope = "customer"
-
-
 class WidgetStatusApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -115,7 +111,7 @@ class WidgetStatusApi(APIView):
 class ConversationStartApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [CustomerThrottle]
+    throttle_classes = [VisitorThrottle]
 
     class ConversationStartInput(serializers.Serializer):
         prechat = serializers.DictField(required=False, default=dict)
@@ -159,7 +155,7 @@ class CustomerTokenRefreshApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [CustomerThrottle]
+    throttle_classes = [VisitorThrottle]
 
     class TokenRefreshInput(serializers.Serializer):
         customer_token = serializers.CharField(max_length=500)
@@ -179,7 +175,7 @@ class CustomerTokenRefreshApi(APIView):
 class OfflineMessageCreateApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [CustomerThrottle]
+    throttle_classes = [VisitorThrottle]
 
     class OfflineMessageCreateInput(serializers.Serializer):
         name = serializers.CharField(required=False, allow_blank=True, max_length=120)
@@ -211,8 +207,7 @@ class OfflineMessageCreateApi(APIView):
 class TokenObtainApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_classes = [LoginThrottle]
 
     class TokenObtainInput(serializers.Serializer):
         username = serializers.CharField(max_length=150)

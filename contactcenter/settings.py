@@ -206,10 +206,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Counted atomically in Redis (contactcenter/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["contactcenter.throttling.ApiThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("CC_THROTTLE_LOGIN", "10/minute"),
         # Chats started and offline messages left per client address.
         "customer": env_str("CC_THROTTLE_CUSTOMER", "120/minute"),
+        # Every authenticated API call, per token or signed-in user.
+        "api": env_str("CC_THROTTLE_API", "1200/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {
