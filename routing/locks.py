@@ -8,6 +8,10 @@ stress test showed that deadlocking.
 
 from __future__ import annotations
 
+import datetime
+from typing import NamedTuple
+
+from django.db import connection
 from django.db.models.expressions import RawSQL
 
 from .models import AgentProfile, WorkItem
@@ -31,19 +35,46 @@ def waiting_items(*, queue_ids: list[int], limit: int) -> list[WorkItem]:
     )
 
 
-def ready_agents(*, queue_ids: list[int]) -> list[AgentProfile]:
-    """Ready agents logged on to any of the queues, locked; those another router holds are skipped."""
-    eligible = AgentProfile.objects.filter(
-        presence=AgentProfile.Presence.READY,
-        memberships__queue_id__in=queue_ids,
-        memberships__logged_on=True,
-        user__is_active=True,
-    ).values("pk")
-    return list(
-        AgentProfile.objects.filter(pk__in=eligible)
-        .select_for_update(skip_locked=True, of=("self",), no_key=True)
-        .order_by("pk")
-    )
+class ReadyAgent(NamedTuple):
+    """What the router needs of a ready agent; the full row is built only for the chosen."""
+
+    pk: int
+    user_id: int
+    chat_capacity: int
+    call_capacity: int
+    calls_block_chats: bool
+    chats_block_calls: bool
+    last_assigned_at: datetime.datetime | None
+    missed_offers: int
+
+    def profile(self) -> AgentProfile:
+        return AgentProfile(
+            id=self.pk, user_id=self.user_id, chat_capacity=self.chat_capacity, call_capacity=self.call_capacity,
+            calls_block_chats=self.calls_block_chats, chats_block_calls=self.chats_block_calls,
+            last_assigned_at=self.last_assigned_at, missed_offers=self.missed_offers,
+            presence=AgentProfile.Presence.READY,
+        )  # fmt: skip
+
+
+_READY_AGENTS = """
+SELECT a.id, a.user_id, a.chat_capacity, a.call_capacity, a.calls_block_chats, a.chats_block_calls,
+       a.last_assigned_at, a.missed_offers
+FROM routing_agentprofile a JOIN auth_user u ON u.id = a.user_id
+WHERE a.presence = 'ready' AND u.is_active
+  AND EXISTS (SELECT 1 FROM routing_queuemembership m
+              WHERE m.agent_id = a.id AND m.logged_on AND m.queue_id = ANY(%s))
+ORDER BY a.id
+FOR NO KEY UPDATE OF a SKIP LOCKED
+"""
+
+
+def ready_agents(*, queue_ids: list[int]) -> list[ReadyAgent]:
+    """Ready agents logged on to any of the queues, locked; those another router holds are
+    skipped. Plain rows: a route sees every ready agent, and building a thousand model
+    instances per route cost more than the query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_READY_AGENTS, [list(queue_ids)])
+        return [ReadyAgent(*row) for row in cursor.fetchall()]
 
 
 def agent(*, agent_id: int) -> AgentProfile:

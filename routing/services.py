@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +25,6 @@ from . import locks, rules
 from .handlers import handler_for
 from .models import (
     AgentProfile,
-    AgentSkill,
     PresenceChange,
     Queue,
     QueueMembership,
@@ -212,7 +211,7 @@ def route(*, queue_ids: Iterable[int]) -> int:
                 continue
             chosen.take(work.group)
             chosen.last_assigned_at = now
-            agent = agents[chosen.id]
+            agent = chosen_agents.get(chosen.id) or agents[chosen.id].profile()
             agent.last_assigned_at = now
             chosen_agents[agent.pk] = agent
             if item.queue.assignment_mode == Queue.AssignmentMode.DIRECT:
@@ -230,18 +229,25 @@ def route_all() -> int:
     return route(queue_ids=list(queue_ids)) if queue_ids else 0
 
 
-def _candidates(*, agents: dict[int, AgentProfile], queue_ids: list[int], item_ids: list) -> dict[int, rules.Candidate]:
+def _candidates(
+    *, agents: dict[int, locks.ReadyAgent], queue_ids: list[int], item_ids: list
+) -> dict[int, rules.Candidate]:
     pool = candidates(agents.values())
-    for agent_id, queue_id, chat_priority, call_priority in QueueMembership.objects.filter(
-        agent_id__in=list(agents), queue_id__in=queue_ids, logged_on=True
-    ).values_list("agent_id", "queue_id", "chat_priority", "call_priority"):
-        pool[agent_id].memberships[queue_id] = {rules.CHATS: chat_priority, rules.CALLS: call_priority}
-    for agent_id, skill_id, level in AgentSkill.objects.filter(agent_id__in=list(agents)).values_list(
-        "agent_id", "skill_id", "level"
-    ):
-        pool[agent_id].skills[skill_id] = level
-    for item_id, agent_ids in _refused_agents(item_ids=item_ids).items():
-        for agent_id in agent_ids:
+    agent_ids = list(agents)
+    with connection.cursor() as cursor:
+        # Array parameters, not IN lists: these run for every ready agent on every route.
+        cursor.execute(
+            "SELECT agent_id, queue_id, chat_priority, call_priority FROM routing_queuemembership "
+            "WHERE agent_id = ANY(%s) AND queue_id = ANY(%s) AND logged_on",
+            [agent_ids, queue_ids],
+        )
+        for agent_id, queue_id, chat_priority, call_priority in cursor.fetchall():
+            pool[agent_id].memberships[queue_id] = {rules.CHATS: chat_priority, rules.CALLS: call_priority}
+        cursor.execute("SELECT agent_id, skill_id, level FROM routing_agentskill WHERE agent_id = ANY(%s)", [agent_ids])
+        for agent_id, skill_id, level in cursor.fetchall():
+            pool[agent_id].skills[skill_id] = level
+    for item_id, refused_by in _refused_agents(item_ids=item_ids).items():
+        for agent_id in refused_by:
             if agent_id in pool:
                 pool[agent_id].refused.add(item_id)
     return pool
