@@ -50,7 +50,11 @@ class RedisRateThrottle(BaseThrottle):
     wait_seconds: float | None = None
 
     def ident_for(self, request) -> str:
-        return self.get_ident(request)
+        return self.address(request)
+
+    def address(self, request) -> str:
+        # No address at all (a bare WSGI call, a misconfigured proxy): one shared bucket.
+        return self.get_ident(request) or "unknown"
 
     def allow_request(self, request, view) -> bool:
         rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
@@ -86,4 +90,4 @@ class ApiThrottle(RedisRateThrottle):
             return "token:" + hashlib.sha256(auth.key.encode()).hexdigest()[:32]
         if request.user is not None and request.user.is_authenticated:
             return f"user:{request.user.pk}"
-        return "addr:" + self.get_ident(request)
+        return "addr:" + self.address(request)
