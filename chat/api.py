@@ -3,35 +3,40 @@ agent's conversation and message endpoints. One view per operation; services do 
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contactcenter.api_errors import error_response, error_responses
+from contactcenter.api_lists import LimitOffsetPagination, query
 from contactcenter.middleware import user_time_zone
 from contactcenter.throttling import LoginThrottle, VisitorThrottle
 from routing import services as routing
 from routing.hours import is_open
 from routing.models import AgentProfile, Queue
 from routing.selectors import can_serve
-from supervision.services import agent_supervise, supervised_agent
 
 from . import canned, handover, prechat, search, selectors, services, wrapup
 from .frames import conversation_summary, message_frame
-from .models import Conversation, PrechatChoice, Widget
+from .models import Conversation, Participant, PrechatChoice, Widget
 from .services import ChatError
 
 SUPPORTED_LOCALES = ("en", "fi", "sv", "nb", "da", "ru")
+# What an agent may set themselves; offline and wrap-up come from the system (or a supervisor).
+AGENT_PRESENCE_STATES = ("ready", "not_ready", "away")
 
 
 def widget_or_404(key: str) -> Widget:
@@ -81,19 +86,21 @@ ERROR_STATUS = {
 }
 
 
-def chat_error_response(error: ChatError) -> Response:
+def chat_error_response(error: ChatError, *, status_code: int | None = None) -> Response:
     """A refused chat verb in the API's error shape; conflicts of state are 409."""
-    body = {"error": error.code, "message": error.message}
-    if error.fields:
-        body["fields"] = error.fields
-    return Response(body, status=ERROR_STATUS.get(error.code, status.HTTP_409_CONFLICT))
+    return error_response(
+        error.code,
+        error.message,
+        fields=error.fields,
+        status=status_code or ERROR_STATUS.get(error.code, status.HTTP_409_CONFLICT),
+    )
 
 
 class WidgetStatusApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="widget_status", responses={200: dict})
+    @extend_schema(operation_id="widget_status", responses={200: dict, **error_responses(404)})
     def get(self, request, widget_key: str):
         widget = widget_or_404(widget_key)
         response = Response(widget_status(widget=widget, locale=request_locale(request, request.GET.get("locale"))))
@@ -120,13 +127,24 @@ class ConversationStartApi(APIView):
         visitor_id = serializers.UUIDField(required=False, allow_null=True)
 
     @extend_schema(
-        operation_id="conversation_start", request=ConversationStartInput, responses={201: dict, 400: dict, 409: dict}
+        operation_id="conversation_start",
+        request=ConversationStartInput,
+        responses={
+            201: inline_serializer(
+                "ConversationStarted",
+                {
+                    "conversation_id": serializers.UUIDField(),
+                    "customer_token": serializers.CharField(),
+                    "ws_url": serializers.CharField(),
+                },
+            ),
+            **error_responses(400, 404, 409, 429),
+        },
     )
     def post(self, request, widget_key: str):
         widget = widget_or_404(widget_key)
         data = self.ConversationStartInput(data=request.data)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        data.is_valid(raise_exception=True)
         locale = request_locale(request, data.validated_data.get("locale"))
         try:
             with translation.override(locale):
@@ -138,11 +156,9 @@ class ConversationStartApi(APIView):
                     visitor_id=data.validated_data.get("visitor_id"),
                 )
         except ChatError as error:
-            if error.code in ("closed", "full"):
-                return Response({"error": error.code, "message": error.message}, status=status.HTTP_409_CONFLICT)
-            return Response(
-                {"error": error.code, "message": error.message, "fields": error.fields},
-                status=status.HTTP_400_BAD_REQUEST,
+            conflict = error.code in ("closed", "full")
+            return chat_error_response(
+                error, status_code=status.HTTP_409_CONFLICT if conflict else status.HTTP_400_BAD_REQUEST
             )
         return Response(
             {"conversation_id": str(conversation.pk), "customer_token": token, "ws_url": "/ws/chat/"},
@@ -160,15 +176,24 @@ class CustomerTokenRefreshApi(APIView):
     class TokenRefreshInput(serializers.Serializer):
         customer_token = serializers.CharField(max_length=500)
 
-    @extend_schema(operation_id="customer_token_refresh", request=TokenRefreshInput, responses={200: dict, 401: dict})
+    @extend_schema(
+        operation_id="customer_token_refresh",
+        request=TokenRefreshInput,
+        responses={
+            200: inline_serializer(
+                "CustomerTokenRefreshed",
+                {"conversation_id": serializers.UUIDField(), "customer_token": serializers.CharField()},
+            ),
+            **error_responses(400, 401, 429),
+        },
+    )
     def post(self, request):
         data = self.TokenRefreshInput(data=request.data)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        data.is_valid(raise_exception=True)
         try:
             conversation, token = services.customer_token_refresh(token=data.validated_data["customer_token"])
         except ChatError as error:
-            return Response({"error": error.code, "message": error.message}, status=status.HTTP_401_UNAUTHORIZED)
+            return chat_error_response(error, status_code=status.HTTP_401_UNAUTHORIZED)
         return Response({"conversation_id": str(conversation.pk), "customer_token": token})
 
 
@@ -189,14 +214,18 @@ class OfflineMessageCreateApi(APIView):
             return attrs
 
     @extend_schema(
-        operation_id="offline_message_create", request=OfflineMessageCreateInput, responses={201: dict, 400: dict}
+        operation_id="offline_message_create",
+        request=OfflineMessageCreateInput,
+        responses={
+            201: inline_serializer("OfflineMessageCreated", {"id": serializers.IntegerField()}),
+            **error_responses(400, 404, 429),
+        },
     )
     def post(self, request, widget_key: str):
         widget = widget_or_404(widget_key)
         with translation.override(request_locale(request)):
             data = self.OfflineMessageCreateInput(data=request.data)
-            if not data.is_valid():
-                return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+            data.is_valid(raise_exception=True)
         message = services.offline_message_leave(widget=widget, **data.validated_data)
         return Response({"id": message.pk}, status=status.HTTP_201_CREATED)
 
@@ -213,45 +242,161 @@ class TokenObtainApi(APIView):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=256)
 
-    @extend_schema(operation_id="auth_token", request=TokenObtainInput, responses={200: dict, 401: dict})
+    @extend_schema(
+        operation_id="auth_token",
+        request=TokenObtainInput,
+        responses={
+            200: inline_serializer("AuthToken", {"token": serializers.CharField()}),
+            **error_responses(400, 401, 429),
+        },
+    )
     def post(self, request):
         data = self.TokenObtainInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = authenticate(request, **data.validated_data)
         if user is None or not user.is_active:
-            return Response(
-                {"error": "unauthorized", "message": "Wrong username or password."},
-                status=status.HTTP_401_UNAUTHORIZED,
-            )
-        token, _ = Token.objects.get_or_create(user=user)
+            return error_response("unauthorized", _("Wrong username or password."), status=status.HTTP_401_UNAUTHORIZED)
+        token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
 
-class ConversationListApi(APIView):
-    permission_classes = [IsAuthenticated]
+# Ids arrive from the query string; anything beyond a bigint is simply not an id.
+MAX_ID = 2**63 - 1
 
-    @extend_schema(operation_id="conversation_list", responses={200: dict})
+
+class ConversationQueueOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ConversationCustomerOutput(serializers.Serializer):
+    contact_id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class ConversationSummaryOutput(serializers.Serializer):
+    """The conversation summary of docs/protocol.md (`frames.conversation_summary`), the same
+    the workspace's socket sends."""
+
+    conversation_id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=Conversation.State.choices)
+    queue = ConversationQueueOutput()
+    customer = ConversationCustomerOutput()
+    prechat = serializers.DictField()
+    context = serializers.DictField()
+    locale = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    last_seq = serializers.IntegerField()
+    agent_read_seq = serializers.IntegerField()
+
+
+class HistoryItemOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    queue = ConversationQueueOutput()
+    agent = serializers.CharField(allow_null=True)
+    customer = serializers.CharField(allow_null=True)
+    snippet = serializers.CharField(help_text="Plain text; the words found are between « and ».")
+    locale = serializers.CharField()
+
+
+class ConversationDetailOutput(ConversationSummaryOutput):
+    history = HistoryItemOutput(many=True)
+    rating = serializers.IntegerField(allow_null=True)
+
+
+class HistoryListOutput(serializers.Serializer):
+    results = HistoryItemOutput(many=True)
+
+
+class MessageListOutput(serializers.Serializer):
+    results = serializers.ListField(
+        child=serializers.DictField(), help_text="Stored `message` and `event` frames (docs/protocol.md), notes too."
+    )
+    last_seq = serializers.IntegerField()
+
+
+CONVERSATION_ORDERINGS = {
+    "-started_at": (F("created_at").desc(), F("pk").desc()),
+    "started_at": (F("created_at").asc(), F("pk").asc()),
+    "ended_at": (F("ended_at").asc(nulls_last=True), F("pk").asc()),
+    "-ended_at": (F("ended_at").desc(nulls_last=True), F("pk").desc()),
+}
+
+
+class ConversationListApi(generics.GenericAPIView):
+    """Conversations the caller may see, as in the workspace (`conversations_for_agent`): of
+    the agent's queues and those the agent took part in; supervisors and admins see all."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = LimitOffsetPagination
+    serializer_class = ConversationSummaryOutput
+
+    class ConversationListQuery(serializers.Serializer):
+        state = serializers.ChoiceField(choices=Conversation.State.choices, required=False)
+        queue = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+        agent = serializers.IntegerField(
+            required=False, min_value=1, max_value=MAX_ID, help_text="The answering agent's user id."
+        )
+        mine = serializers.BooleanField(required=False, help_text="Only conversations the caller took part in.")
+        ordering = serializers.ChoiceField(choices=list(CONVERSATION_ORDERINGS), required=False, default="-started_at")
+
+        def get_fields(self):
+            # "from" is a Python keyword, so these two cannot be class attributes.
+            fields = super().get_fields()
+            fields["from"] = serializers.DateField(
+                required=False, input_formats=["%Y-%m-%d"], help_text="Started on or after this day (caller's zone)."
+            )
+            fields["to"] = serializers.DateField(
+                required=False, input_formats=["%Y-%m-%d"], help_text="Started on or before this day (caller's zone)."
+            )
+            return fields
+
+        def validate(self, attrs):
+            if "from" in attrs and "to" in attrs and attrs["from"] > attrs["to"]:
+                raise serializers.ValidationError({"to": [_("The end date is before the start date.")]})
+            return attrs
+
+    @extend_schema(
+        operation_id="conversation_list",
+        parameters=[ConversationListQuery],
+        responses={200: ConversationSummaryOutput(many=True), **error_responses(400, 401, 429)},
+    )
     def get(self, request):
-        state = request.GET.get("state")
-        queue = request.GET.get("queue")
+        params = query(request, self.ConversationListQuery)
         conversations = selectors.conversations_for_agent(user=request.user)
-        if request.GET.get("mine") in ("1", "true"):
-            conversations = conversations.filter(participants__agent=request.user).distinct()
-        if state:
-            if state not in Conversation.State.values:
-                return Response({"error": "invalid", "fields": {"state": ["Unknown state."]}}, status=400)
-            conversations = conversations.filter(state=state)
-        if queue:
-            if not queue.isdigit():
-                return Response({"error": "invalid", "fields": {"queue": ["A queue id."]}}, status=400)
-            conversations = conversations.filter(queue_id=int(queue))
-        return Response({"results": [conversation_summary(c) for c in conversations[:200]]})
+        if params.get("mine"):
+            took_part = Participant.objects.filter(agent=request.user).values("conversation_id")
+            conversations = conversations.filter(pk__in=took_part)
+        if "state" in params:
+            conversations = conversations.filter(state=params["state"])
+        if "queue" in params:
+            conversations = conversations.filter(queue_id=params["queue"])
+        if "agent" in params:
+            conversations = conversations.filter(agent_id=params["agent"])
+        # Days in the caller's time zone, also for a token (authenticated after the middleware).
+        with timezone.override(user_time_zone(request.user)):
+            zone = timezone.get_current_timezone()
+        if "from" in params:
+            start = datetime.datetime.combine(params["from"], datetime.time(), tzinfo=zone)
+            conversations = conversations.filter(created_at__gte=start)
+        if "to" in params:
+            end = datetime.datetime.combine(params["to"] + datetime.timedelta(days=1), datetime.time(), tzinfo=zone)
+            conversations = conversations.filter(created_at__lt=end)
+        page = self.paginate_queryset(conversations.order_by(*CONVERSATION_ORDERINGS[params["ordering"]]))
+        return self.get_paginated_response([conversation_summary(c) for c in page])
 
 
 class ConversationDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="conversation_detail", responses={200: dict})
+    @extend_schema(
+        operation_id="conversation_detail", responses={200: ConversationDetailOutput, **error_responses(401, 404, 429)}
+    )
     def get(self, request, conversation_id):
         conversation = _visible_conversation(request.user, conversation_id)
         summary = conversation_summary(conversation)
@@ -260,10 +405,6 @@ class ConversationDetailApi(APIView):
         ]
         summary["rating"] = conversation.rating
         return Response(summary)
-
-
-# Ids arrive from the query string; anything beyond a bigint is simply not an id.
-MAX_ID = 2**63 - 1
 
 
 class ConversationSearchApi(APIView):
@@ -289,11 +430,14 @@ class ConversationSearchApi(APIView):
                 raise serializers.ValidationError({"to": [_("The end date is before the start date.")]})
             return attrs
 
-    @extend_schema(operation_id="conversation_search", parameters=[ConversationSearchInput], responses={200: dict})
+    @extend_schema(
+        operation_id="conversation_search",
+        parameters=[ConversationSearchInput],
+        responses={200: HistoryListOutput, **error_responses(400, 401, 429)},
+    )
     def get(self, request):
         data = self.ConversationSearchInput(data=request.GET)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        data.is_valid(raise_exception=True)
         values = data.validated_data
         # Days in the agent's time zone, also for a token (authenticated after the middleware).
         with timezone.override(user_time_zone(request.user)):
@@ -313,7 +457,9 @@ class ConversationHistoryApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="conversation_history", responses={200: dict, 404: dict})
+    @extend_schema(
+        operation_id="conversation_history", responses={200: HistoryListOutput, **error_responses(401, 404, 429)}
+    )
     def get(self, request, conversation_id):
         try:
             others = search.contact_history(user=request.user, conversation_id=conversation_id)
@@ -347,21 +493,29 @@ class MessageListCreateApi(APIView):
         internal = serializers.BooleanField(required=False, default=False)
         link_url = serializers.CharField(max_length=2000, required=False, allow_null=True, default=None)
 
-    @extend_schema(operation_id="message_list", responses={200: dict})
+    class MessageListQuery(serializers.Serializer):
+        after_seq = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID, default=0)
+
+    @extend_schema(
+        operation_id="message_list",
+        parameters=[MessageListQuery],
+        responses={200: MessageListOutput, **error_responses(400, 401, 404, 429)},
+    )
     def get(self, request, conversation_id):
         conversation = _visible_conversation(request.user, conversation_id)
-        after = request.GET.get("after_seq", "0")
-        if not after.isdigit():
-            return Response({"error": "invalid", "fields": {"after_seq": ["A whole number."]}}, status=400)
-        frames = selectors.items_after(conversation_id=conversation.pk, after_seq=int(after), for_agent=True)
+        params = query(request, self.MessageListQuery, paged=False)
+        frames = selectors.items_after(conversation_id=conversation.pk, after_seq=params["after_seq"], for_agent=True)
         return Response({"results": frames, "last_seq": conversation.last_seq})
 
-    @extend_schema(operation_id="message_create", request=MessageListCreateInput, responses={201: dict, 200: dict})
+    @extend_schema(
+        operation_id="message_create",
+        request=MessageListCreateInput,
+        responses={201: dict, 200: dict, **error_responses(400, 401, 403, 404, 409, 429)},
+    )
     def post(self, request, conversation_id):
         conversation = _visible_conversation(request.user, conversation_id)
         data = self.MessageListCreateInput(data=request.data)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        data.is_valid(raise_exception=True)
         try:
             message, created = services.message_post_by_agent(
                 conversation_id=conversation.pk,
@@ -380,15 +534,28 @@ class PresenceApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class PresenceInput(serializers.Serializer):
-        state = serializers.ChoiceField(choices=["ready", "not_ready", "away"])
+        state = serializers.ChoiceField(choices=AGENT_PRESENCE_STATES)
         reason = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
 
-    @extend_schema(operation_id="presence_set", request=PresenceInput, responses={200: dict})
+    @extend_schema(
+        operation_id="presence_set",
+        request=PresenceInput,
+        responses={
+            200: inline_serializer(
+                "PresenceSet",
+                {
+                    "state": serializers.CharField(),
+                    "reason": serializers.CharField(),
+                    "since": serializers.DateTimeField(),
+                },
+            ),
+            **error_responses(400, 401, 404, 429),
+        },
+    )
     def post(self, request):
         agent = get_object_or_404(AgentProfile, user=request.user)
         data = self.PresenceInput(data=request.data)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        data.is_valid(raise_exception=True)
         agent = routing.presence_set(
             agent=agent, presence=data.validated_data["state"], reason=data.validated_data["reason"]
         )
@@ -404,12 +571,29 @@ class QueueLogOnApi(APIView):
         queue_ids = serializers.ListField(child=serializers.IntegerField(), allow_null=True, required=False)
         logged_on = serializers.BooleanField()
 
-    @extend_schema(operation_id="queues_log_on", request=QueueLogOnInput, responses={200: dict})
+    @extend_schema(
+        operation_id="queues_log_on",
+        request=QueueLogOnInput,
+        responses={
+            200: inline_serializer(
+                "QueuesLoggedOn",
+                {
+                    "changed": serializers.IntegerField(),
+                    "queues": serializers.ListField(
+                        child=inline_serializer(
+                            "QueueLogOnState",
+                            {"queue_id": serializers.IntegerField(), "logged_on": serializers.BooleanField()},
+                        )
+                    ),
+                },
+            ),
+            **error_responses(400, 401, 404, 429),
+        },
+    )
     def post(self, request):
         agent = get_object_or_404(AgentProfile, user=request.user)
         data = self.QueueLogOnInput(data=request.data)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        data.is_valid(raise_exception=True)
         changed = routing.queue_log_on(
             agent=agent, queue_ids=data.validated_data.get("queue_ids"), logged_on=data.validated_data["logged_on"]
         )
@@ -417,47 +601,10 @@ class QueueLogOnApi(APIView):
         return Response({"changed": changed, "queues": list(memberships)})
 
 
-class SupervisedAgentApi(APIView):
-    """Supervisors log agents on and off queues and set their presence, live (S2)."""
-
-    permission_classes = [IsAuthenticated]
-
-    class SupervisedAgentInput(serializers.Serializer):
-        queue_ids = serializers.ListField(child=serializers.IntegerField(), allow_null=True, required=False)
-        logged_on = serializers.BooleanField(required=False)
-        state = serializers.ChoiceField(choices=["ready", "not_ready", "away", "offline"], required=False)
-        reason = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
-
-    @extend_schema(operation_id="agent_supervise", request=SupervisedAgentInput, responses={200: dict})
-    def post(self, request, agent_id: int):
-        # The same service as the supervisor's live view (supervision.services).
-        try:
-            supervised_agent(supervisor=request.user, agent_id=agent_id)
-            data = self.SupervisedAgentInput(data=request.data)
-            if not data.is_valid():
-                return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
-            values = data.validated_data
-            agent = agent_supervise(
-                supervisor=request.user,
-                agent_id=agent_id,
-                logged_on=values.get("logged_on"),
-                queue_ids=values.get("queue_ids"),
-                presence=values.get("state"),
-                reason=values["reason"],
-            )
-        except routing.RoutingError as error:
-            codes = {"forbidden": status.HTTP_403_FORBIDDEN, "not_found": status.HTTP_404_NOT_FOUND}
-            return Response(
-                {"error": error.code, "message": str(error)}, status=codes.get(error.code, status.HTTP_400_BAD_REQUEST)
-            )
-        memberships = agent.memberships.values("queue_id", "logged_on")
-        return Response({"state": agent.presence, "reason": agent.presence_reason, "queues": list(memberships)})
-
-
 class OfflineMessageListApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="offline_message_list", responses={200: dict})
+    @extend_schema(operation_id="offline_message_list", responses={200: dict, **error_responses(401, 429)})
     def get(self, request):
         messages = selectors.offline_messages_for_agent(user=request.user)
         return Response(
@@ -482,7 +629,16 @@ class OfflineMessageListApi(APIView):
 class OfflineMessageHandleApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="offline_message_handle", request=None, responses={200: dict})
+    @extend_schema(
+        operation_id="offline_message_handle",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "OfflineMessageHandled", {"id": serializers.IntegerField(), "handled": serializers.BooleanField()}
+            ),
+            **error_responses(401, 404, 429),
+        },
+    )
     def post(self, request, message_id: int):
         message = get_object_or_404(selectors.offline_messages_for_agent(user=request.user), pk=message_id)
         services.offline_message_handle(message=message, user=request.user)
@@ -508,7 +664,7 @@ class CannedResponseListApi(APIView):
         text = serializers.CharField(max_length=4000, trim_whitespace=False)
         language = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
 
-    @extend_schema(operation_id="canned_response_list", responses={200: dict})
+    @extend_schema(operation_id="canned_response_list", responses={200: dict, **error_responses(401, 404, 429)})
     def get(self, request):
         q = request.GET.get("q", "")[:40]
         conversation_id = request.GET.get("conversation")
@@ -523,13 +679,16 @@ class CannedResponseListApi(APIView):
             responses = responses.filter(scope="personal")
         return Response({"results": [canned_response_data(r) for r in responses[: canned.MAX_LISTED]]})
 
-    @extend_schema(operation_id="canned_response_create", request=CannedResponseInput, responses={201: dict})
+    @extend_schema(
+        operation_id="canned_response_create",
+        request=CannedResponseInput,
+        responses={201: dict, **error_responses(400, 401, 403, 429)},
+    )
     def post(self, request):
         if not can_serve(request.user):
-            return Response({"error": "forbidden", "message": _("Agents only.")}, status=status.HTTP_403_FORBIDDEN)
+            return error_response("forbidden", _("Agents only."), status=status.HTTP_403_FORBIDDEN)
         data = self.CannedResponseInput(data=request.data)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        data.is_valid(raise_exception=True)
         try:
             response = canned.own_create(user=request.user, **data.validated_data)
         except ChatError as error:
@@ -548,18 +707,21 @@ class CannedResponseDetailApi(APIView):
         text = serializers.CharField(max_length=4000, trim_whitespace=False, required=False)
         language = serializers.CharField(max_length=8, required=False, allow_blank=True)
 
-    @extend_schema(operation_id="canned_response_update", request=CannedResponseChange, responses={200: dict})
+    @extend_schema(
+        operation_id="canned_response_update",
+        request=CannedResponseChange,
+        responses={200: dict, **error_responses(400, 401, 404, 429)},
+    )
     def patch(self, request, response_id: int):
         data = self.CannedResponseChange(data=request.data)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        data.is_valid(raise_exception=True)
         try:
             response = canned.own_update(user=request.user, response_id=response_id, **data.validated_data)
         except ChatError as error:
             return chat_error_response(error)
         return Response(canned_response_data(response))
 
-    @extend_schema(operation_id="canned_response_delete", responses={204: None})
+    @extend_schema(operation_id="canned_response_delete", responses={204: None, **error_responses(401, 404, 429)})
     def delete(self, request, response_id: int):
         try:
             canned.own_delete(user=request.user, response_id=response_id)
@@ -594,10 +756,10 @@ class TransferTargetsApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="transfer_targets", responses={200: dict})
+    @extend_schema(operation_id="transfer_targets", responses={200: dict, **error_responses(401, 403, 429)})
     def get(self, request):
         if not can_serve(request.user):
-            return Response({"error": "forbidden", "message": _("Agents only.")}, status=status.HTTP_403_FORBIDDEN)
+            return error_response("forbidden", _("Agents only."), status=status.HTTP_403_FORBIDDEN)
         queues = Queue.objects.filter(is_active=True, channels__contains=["chat"]).order_by("name")
         choices = (
             PrechatChoice.objects.filter(route_to__is_active=True, route_to__channels__contains=["chat"])
@@ -624,18 +786,21 @@ class WrapUpApi(APIView):
         disposition_id = serializers.IntegerField(required=False, allow_null=True, default=None)
         note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
-    @extend_schema(operation_id="wrap_up_get", responses={200: dict})
+    @extend_schema(operation_id="wrap_up_get", responses={200: dict, **error_responses(401, 404, 429)})
     def get(self, request, conversation_id):
         try:
             return Response(wrapup.wrap_up_form(conversation_id=conversation_id, user=request.user))
         except ChatError as error:
             return chat_error_response(error)
 
-    @extend_schema(operation_id="wrap_up_set", request=WrapUpInput, responses={200: dict})
+    @extend_schema(
+        operation_id="wrap_up_set",
+        request=WrapUpInput,
+        responses={200: dict, **error_responses(400, 401, 404, 409, 429)},
+    )
     def post(self, request, conversation_id):
         data = self.WrapUpInput(data=request.data)
-        if not data.is_valid():
-            return Response({"error": "invalid", "fields": data.errors}, status=status.HTTP_400_BAD_REQUEST)
+        data.is_valid(raise_exception=True)
         try:
             wrapup.wrap_up_set(conversation_id=conversation_id, user=request.user, **data.validated_data)
             return Response(wrapup.wrap_up_form(conversation_id=conversation_id, user=request.user))

@@ -36,7 +36,6 @@ urlpatterns = [
     ),
     path("api/v1/agents/me/presence", api.PresenceApi.as_view(), name="api-presence"),
     path("api/v1/agents/me/queues", api.QueueLogOnApi.as_view(), name="api-queues-log-on"),
-    path("api/v1/agents/<int:agent_id>", api.SupervisedAgentApi.as_view(), name="api-agent-supervise"),
     path("api/v1/offline-messages", api.OfflineMessageListApi.as_view(), name="api-offline-messages"),
     path("api/v1/canned-responses", api.CannedResponseListApi.as_view(), name="api-canned-responses"),
     path("api/v1/transfer-targets", api.TransferTargetsApi.as_view(), name="api-transfer-targets"),

@@ -1,7 +1,8 @@
-"""Dates and times in the user's own time zone."""
+"""Dates and times in the user's own time zone; API server errors in the API's shape."""
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 
 from django.utils import timezone
@@ -34,3 +35,24 @@ class UserTimeZoneMiddleware:
         else:
             timezone.deactivate()
         return self.get_response(request)
+
+
+class ApiServerErrorMiddleware:
+    """An unexpected exception under /api/ answers in the API's error shape (docs/api.md),
+    not with the HTML error page; it is logged as Django logs any server error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith("/api/"):
+            return None
+        from django.http import JsonResponse
+        from django.utils.translation import gettext as _
+
+        logging.getLogger("django.request").exception("Internal Server Error: %s", request.path)
+        body = {"error": "server_error", "message": _("Something went wrong on our side. Please try again.")}
+        return JsonResponse(body, status=500)

@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "contactcenter.middleware.UserTimeZoneMiddleware",
+    "contactcenter.middleware.ApiServerErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -206,6 +207,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every API error in one shape: {"error", "message", "fields"?} (docs/api.md).
+    "EXCEPTION_HANDLER": "contactcenter.api_errors.exception_handler",
     # Counted atomically in Redis (contactcenter/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": ["contactcenter.throttling.ApiThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -223,7 +226,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Swagger UI would otherwise load a badge from validator.swagger.io: nothing from elsewhere.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
+    # Three choice sets share the field name "state": name each.
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStateEnum": "chat.models.Conversation.State",
+        "AgentPresenceStateEnum": "chat.api.AGENT_PRESENCE_STATES",
+        "SupervisedPresenceStateEnum": "supervision.services.PRESENCE_STATES",
+    },
 }
 
 CACHES = {

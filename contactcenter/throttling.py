@@ -25,7 +25,8 @@ return {n, ttl}
 """
 _script = None
 
-PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}  # noqa: E501
+PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+PERIODS |= {"d": 86400, "day": 86400}
 
 
 def parse_rate(rate: str) -> tuple[int, int]:

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import health, views
+from . import api_errors, health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +17,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("reports.urls")),
     path("", include("chat.urls")),
+    path("", include("routing.urls")),
     path("supervision/", include("supervision.urls")),
     path("quality/", include("quality.urls")),
+    # Last: any other address under /api/v1/ answers the API's error shape, not the HTML page.
+    re_path(r"^api/v1/", api_errors.api_not_found, name="api-not-found"),
 ]

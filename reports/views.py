@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from quality.selectors import agent_quality
-from routing.selectors import can_serve, is_supervisor
+from routing.selectors import is_supervisor, serves_or_supervises
 
 from . import charts, kpis, tables
 from .forms import ReportFilterForm
@@ -26,7 +26,7 @@ EXPORT_FORMATS = {
 
 @login_required
 def report_page(request):
-    if not (is_supervisor(request.user) or can_serve(request.user)):
+    if not serves_or_supervises(request.user):
         raise PermissionDenied
     form = ReportFilterForm(request.GET or None, user=request.user)
     if not form.is_valid():

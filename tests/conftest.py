@@ -66,3 +66,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_counts():
+    """Rate-limit counts are Redis keys shared by the whole run, and every test client calls
+    from one address: each test starts with none, so no test is refused for another's calls."""
+    from contactcenter.redis_client import get_redis
+    from contactcenter.redis_client import key as redis_key
+
+    yield
+    client = get_redis()
+    for name in client.scan_iter(match=redis_key("rate", "*")):
+        client.delete(name)

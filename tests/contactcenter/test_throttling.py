@@ -60,3 +60,21 @@ def test_chat_starts_are_limited_per_visitor_address(client, settings, widget):
     assert codes == [201, 201, 429]
     other = client.post(url, {}, content_type="application/json", REMOTE_ADDR="10.8.0.1")
     assert other.status_code == 201
+
+
+@pytest.mark.django_db
+def test_an_unexpected_api_error_answers_in_the_error_shape(client, agent, monkeypatch):
+    from chat import api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(api.TransferTargetsApi, "get", broken)
+    client.raise_request_exception = False
+    client.force_login(agent.user)
+    response = client.get("/api/v1/transfer-targets")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "server_error",
+        "message": "Something went wrong on our side. Please try again.",
+    }

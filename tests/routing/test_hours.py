@@ -5,7 +5,7 @@ import zoneinfo
 
 import pytest
 
-from routing.hours import holiday_name, is_open
+from routing.hours import holiday_name, is_open, open_states
 from routing.models import OpeningException, WeeklySlot
 from tests.factories import QueueFactory
 
@@ -68,3 +68,23 @@ def test_a_slot_that_closes_before_it_opens_is_refused(housing_desk):
     slot = WeeklySlot(queue=housing_desk, weekday=5, opens=datetime.time(12), closes=datetime.time(9))
     with pytest.raises(ValidationError):
         slot.full_clean()
+
+
+def test_open_states_of_many_queues_agree_with_is_open(housing_desk, django_assert_num_queries):
+    """The API lists queues with their state now in two queries, by the same rule."""
+    OpeningException.objects.create(queue=housing_desk, date=datetime.date(2026, 11, 24), closed=True, note="Training")
+    tokyo = QueueFactory(name="Tokyo desk", time_zone="Asia/Tokyo", always_open=False)
+    WeeklySlot.objects.create(queue=tokyo, weekday=0, opens=datetime.time(9), closes=datetime.time(17))
+    queues = [housing_desk, tokyo, QueueFactory(always_open=True)]
+    moments = [
+        at(2026, 11, 23, 9, 0),
+        at(2026, 11, 23, 14, 30),
+        at(2026, 11, 24, 10, 0),
+        at(2026, 12, 25, 10, 0),
+        at(2026, 11, 23, 3, 0),  # 10:00 Monday in Tokyo
+        at(2026, 11, 28, 10, 0),
+    ]
+    for moment in moments:
+        with django_assert_num_queries(2):
+            states = open_states(queues=queues, at=moment)
+        assert states == {queue.pk: is_open(queue=queue, at=moment) for queue in queues}, moment
