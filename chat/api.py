@@ -328,6 +328,26 @@ CONVERSATION_ORDERINGS = {
 }
 
 
+class DayRangeQuery(serializers.Serializer):
+    """`from` and `to`: days the conversation started, inclusive, in the caller's time zone."""
+
+    def get_fields(self):
+        # "from" is a Python keyword, so these two cannot be class attributes.
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(
+            required=False, input_formats=["%Y-%m-%d"], help_text="Started on or after this day (caller's zone)."
+        )
+        fields["to"] = serializers.DateField(
+            required=False, input_formats=["%Y-%m-%d"], help_text="Started on or before this day (caller's zone)."
+        )
+        return fields
+
+    def validate(self, attrs):
+        if "from" in attrs and "to" in attrs and attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": [_("The end date is before the start date.")]})
+        return attrs
+
+
 class ConversationListApi(generics.GenericAPIView):
     """Conversations the caller may see, as in the workspace (`conversations_for_agent`): of
     the agent's queues and those the agent took part in; supervisors and admins see all."""
@@ -336,7 +356,7 @@ class ConversationListApi(generics.GenericAPIView):
     pagination_class = LimitOffsetPagination
     serializer_class = ConversationSummaryOutput
 
-    class ConversationListQuery(serializers.Serializer):
+    class ConversationListQuery(DayRangeQuery):
         state = serializers.ChoiceField(choices=Conversation.State.choices, required=False)
         queue = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
         agent = serializers.IntegerField(
@@ -344,22 +364,6 @@ class ConversationListApi(generics.GenericAPIView):
         )
         mine = serializers.BooleanField(required=False, help_text="Only conversations the caller took part in.")
         ordering = serializers.ChoiceField(choices=list(CONVERSATION_ORDERINGS), required=False, default="-started_at")
-
-        def get_fields(self):
-            # "from" is a Python keyword, so these two cannot be class attributes.
-            fields = super().get_fields()
-            fields["from"] = serializers.DateField(
-                required=False, input_formats=["%Y-%m-%d"], help_text="Started on or after this day (caller's zone)."
-            )
-            fields["to"] = serializers.DateField(
-                required=False, input_formats=["%Y-%m-%d"], help_text="Started on or before this day (caller's zone)."
-            )
-            return fields
-
-        def validate(self, attrs):
-            if "from" in attrs and "to" in attrs and attrs["from"] > attrs["to"]:
-                raise serializers.ValidationError({"to": [_("The end date is before the start date.")]})
-            return attrs
 
     @extend_schema(
         operation_id="conversation_list",
@@ -413,22 +417,10 @@ class ConversationSearchApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    class ConversationSearchInput(serializers.Serializer):
+    class ConversationSearchInput(DayRangeQuery):
         q = serializers.CharField(required=False, allow_blank=True, max_length=search.MAX_QUERY_LENGTH, default="")
         queue = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
         agent = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-
-        def get_fields(self):
-            # "from" is a Python keyword, so these two cannot be class attributes.
-            fields = super().get_fields()
-            fields["from"] = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
-            fields["to"] = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
-            return fields
-
-        def validate(self, attrs):
-            if "from" in attrs and "to" in attrs and attrs["from"] > attrs["to"]:
-                raise serializers.ValidationError({"to": [_("The end date is before the start date.")]})
-            return attrs
 
     @extend_schema(
         operation_id="conversation_search",

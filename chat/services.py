@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import string
 import urllib.parse
 import uuid
 
@@ -42,6 +41,7 @@ from .models import (
     TranscriptEmail,
     Widget,
 )
+from .placeholders import fill
 from .prechat import validate_prechat
 
 logger = logging.getLogger(__name__)
@@ -324,11 +324,6 @@ def _contact_for(*, visitor_id: str | None, answers: dict, form_queue: Queue) ->
     return contact
 
 
-class _Placeholders(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
 def _welcome_text(*, queue: Queue, snapshot: dict, position: int) -> str:
     return queue_text(template=queue.welcome_message, queue=queue, snapshot=snapshot, position=position)
 
@@ -340,15 +335,12 @@ def queue_text(*, template: str, queue: Queue, snapshot: dict, position: int) ->
     if not template:
         return ""
     wait = selectors.estimated_wait_seconds(queue=queue, position=position)
-    values = _Placeholders(
+    return fill(
+        template,
         agents_available=snapshot["agents_available"],
         queue_position=position,
         estimated_wait_minutes=max(1, round(wait / 60)) if wait is not None else "?",
     )
-    try:
-        return string.Formatter().vformat(template, (), values)[:MAX_MESSAGE_LENGTH]
-    except (ValueError, IndexError):
-        return template[:MAX_MESSAGE_LENGTH]
 
 
 # --- messages ---------------------------------------------------------------------------
