@@ -9,13 +9,14 @@ the next seq means the at-most-once layer lost something, which is fetched from 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import orjson
+from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -30,7 +31,7 @@ from routing.models import AgentProfile, WorkItem
 from routing.selectors import agent_queues, can_serve, is_supervisor
 from routing.services import RoutingError
 
-from . import handover, selectors, services
+from . import handover, relay, selectors, services
 from .frames import assigned_frame
 from .models import Conversation, Message, Participant
 from .routing_handlers import offer_frame
@@ -143,8 +144,17 @@ class FrameConsumer(AsyncWebsocketConsumer):
             self.groups_joined.discard(group)
             await self.channel_layer.group_discard(group, self.channel_name)
 
+    async def dispatch(self, message):
+        # Channels hops to a thread before every handler to close stale database connections;
+        # these handlers reach the database only through `database_sync_to_async` and the
+        # relay's writer, which both do that themselves, so the hop is only cost here.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def send_frame(self, frame: dict) -> None:
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+        await self.send(text_data=orjson.dumps(frame).decode())
 
     async def send_error(self, code: str, message: str, **extra) -> None:
         await self.send_frame({"type": "error", "code": code, "message": message, **extra})
@@ -162,7 +172,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await self.send_error("too_large", _("A frame can be at most %(max)s bytes.") % {"max": MAX_FRAME_BYTES})
             return
         try:
-            frame = json.loads(text_data)
+            frame = orjson.loads(text_data)
         except ValueError:
             await self.send_error("invalid", _("Not valid JSON."))
             return
@@ -312,7 +322,7 @@ class CustomerConsumer(FrameConsumer):
         self.seqs.advance(self.conversation_id, seq)
 
     async def frame_message(self, frame: dict) -> None:
-        _, created = await database_sync_to_async(services.message_post_by_customer)(
+        created = await relay.post_customer_message(
             conversation_id=self.conversation_id, client_id=frame.get("client_id"), text=frame.get("text")
         )
         # A new message comes back through the group as the acknowledgement; a resend of one
@@ -531,14 +541,22 @@ class AgentConsumer(ConversationsConsumer):
 
     async def frame_message(self, frame: dict, internal: bool = False, link_url: str | None = None) -> None:
         conversation_id = _conversation_id(frame)
-        message, created = await database_sync_to_async(services.message_post_by_agent)(
-            conversation_id=conversation_id,
-            user=self.user,
-            client_id=frame.get("client_id"),
-            text=frame.get("text"),
-            internal=internal,
-            link_url=link_url,
-        )
+        if internal or link_url is not None:
+            _, created = await database_sync_to_async(services.message_post_by_agent)(
+                conversation_id=conversation_id,
+                user=self.user,
+                client_id=frame.get("client_id"),
+                text=frame.get("text"),
+                internal=internal,
+                link_url=link_url,
+            )
+        else:
+            created = await relay.post_agent_message(
+                conversation_id=conversation_id,
+                user_id=self.user.pk,
+                client_id=frame.get("client_id"),
+                text=frame.get("text"),
+            )
         if not created and conversation_id in self.conversations:
             await self._replay(conversation_id, self.seqs.get(conversation_id))
 

@@ -160,9 +160,9 @@ def _store_message(
     frame = message_frame(message, for_agent=True)
     publish_on_commit(groups=[group], event=frame)
     if not internal:  # hidden notes never leave the contact center
-        webhooks.emit(Event.MESSAGE_CREATED, _message_data(frame))
+        webhooks.emit(Event.MESSAGE_CREATED, message_data(frame))
         if role == Message.Role.AGENT and customer_away(conversation=conversation):
-            _push_customer(conversation, frame)
+            push_customer(conversation, frame)
     return message
 
 
@@ -171,18 +171,18 @@ def _store_message(
 CUSTOMER_STALE_SECONDS = 45  # two missed socket heartbeats
 
 
-def _sockets_key(conversation_id) -> str:
+def sockets_key(conversation_id) -> str:
     return redis_key("conv", str(conversation_id), "customer_sockets")
 
 
 def customer_socket_opened(*, conversation_id) -> None:
     client = get_redis()
-    client.incr(_sockets_key(conversation_id))
-    client.expire(_sockets_key(conversation_id), 86400)
+    client.incr(sockets_key(conversation_id))
+    client.expire(sockets_key(conversation_id), 86400)
 
 
 def customer_socket_closed(*, conversation_id) -> None:
-    get_redis().decr(_sockets_key(conversation_id))
+    get_redis().decr(sockets_key(conversation_id))
 
 
 def customer_away(*, conversation: Conversation) -> bool:
@@ -191,10 +191,10 @@ def customer_away(*, conversation: Conversation) -> bool:
     seen = conversation.customer_seen_at
     if seen is None or seen < timezone.now() - datetime.timedelta(seconds=CUSTOMER_STALE_SECONDS):
         return True
-    return int(get_redis().get(_sockets_key(conversation.pk)) or 0) <= 0
+    return int(get_redis().get(sockets_key(conversation.pk)) or 0) <= 0
 
 
-def _push_customer(conversation: Conversation, frame: dict) -> None:
+def push_customer(conversation: Conversation, frame: dict) -> None:
     """Tell the app's backend to wake the customer's app: who wrote, and a preview."""
     webhooks.emit(
         Event.PUSH_AGENT_MESSAGE,
@@ -210,7 +210,7 @@ def _push_customer(conversation: Conversation, frame: dict) -> None:
     )
 
 
-def _message_data(frame: dict) -> dict:
+def message_data(frame: dict) -> dict:
     return {key: frame[key] for key in ("conversation_id", "seq", "author", "text", "link", "sent_at") if key in frame}
 
 
@@ -346,7 +346,7 @@ def queue_text(*, template: str, queue: Queue, snapshot: dict, position: int) ->
 # --- messages ---------------------------------------------------------------------------
 
 
-def _validate_text(text) -> str:
+def validate_text(text) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ChatError("invalid", _("A message needs text."))
     if len(text) > MAX_MESSAGE_LENGTH:
@@ -375,7 +375,7 @@ def validate_link(url) -> str:
     return url
 
 
-def _validate_client_id(client_id) -> uuid.UUID | None:
+def validate_client_id(client_id) -> uuid.UUID | None:
     if client_id is None:
         return None
     try:
@@ -406,8 +406,8 @@ def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Messa
     The hot path of the relay: one UPDATE takes the seq, checks the chat is open and marks
     the customer present; one INSERT stores the message.
     """
-    text = _validate_text(text)
-    client_uuid = _validate_client_id(client_id)
+    text = validate_text(text)
+    client_uuid = validate_client_id(client_id)
 
     def store() -> Message:
         with connection.cursor() as cursor:
@@ -436,7 +436,7 @@ def message_post_by_customer(*, conversation_id, client_id, text) -> tuple[Messa
         )
         frame = message_frame(message, for_agent=True)
         publish_on_commit(groups=[conv_group(conversation_id)], event=frame)
-        webhooks.emit(Event.MESSAGE_CREATED, _message_data(frame))
+        webhooks.emit(Event.MESSAGE_CREATED, message_data(frame))
         return message
 
     return _post_once(conversation_id, client_uuid, store)
@@ -450,8 +450,8 @@ def message_post_by_agent(
     if link_url is not None:
         link_url = validate_link(link_url)
         text = text if isinstance(text, str) and text.strip() else link_url
-    text = _validate_text(text)
-    client_uuid = _validate_client_id(client_id)
+    text = validate_text(text)
+    client_uuid = validate_client_id(client_id)
 
     def store() -> Message:
         conversation = (

@@ -4,10 +4,13 @@ Events are plain JSON dicts with a `type`; the service names the recipient group
 (`conv.<id>`, `agent.<user id>`, `queue.<id>`, `supervisors`). Consumers receive them as
 `{"type": "realtime.event", "event": {...}}`; the event is the wire frame they forward.
 
-Services are synchronous code. In a server's worker thread they publish on the server's own
-event loop; elsewhere (Celery, timers, scripts) through one event loop per process run by a
-background thread, so every publish reuses the same Redis connections instead of building a
-loop and a connection per call. Waiting on the result keeps each caller's events in order.
+Services are synchronous code. In a server's worker thread they hand their events to the
+server's own event loop, where one task per loop sends them in the order they were handed
+over; the thread goes back to work at once instead of waiting (holding its database
+connection) until a busy loop gets round to it. Elsewhere (Celery, timers, scripts) they
+publish through one event loop per process run by a background thread, so every publish
+reuses the same Redis connections instead of building a loop and a connection per call, and
+wait for it, which keeps each caller's events in order.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import contextlib
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -52,8 +56,7 @@ def publish_many(items: list[tuple[str, dict]]) -> None:
     try:
         main_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
         if main_loop is not None and main_loop.is_running():
-            # Called from a server's worker thread: its own event loop sends, as Channels does.
-            async_to_sync(_send_all)(items)
+            main_loop.call_soon_threadsafe(_hand_over, main_loop, items)
         else:
             future = asyncio.run_coroutine_threadsafe(_send_all(items), _publisher_loop())
             future.result(PUBLISH_TIMEOUT_SECONDS)
@@ -65,6 +68,27 @@ async def _send_all(items: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     for group, event in items:
         await layer.group_send(group, {"type": "realtime.event", "event": event})
+
+
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue] = weakref.WeakKeyDictionary()
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, items: list[tuple[str, dict]]) -> None:
+    """On `loop`'s thread: queue `items` for the loop's sender, started on first use."""
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = asyncio.Queue()
+        loop.create_task(_send_forever(outbox))
+    outbox.put_nowait(items)
+
+
+async def _send_forever(outbox: asyncio.Queue) -> None:
+    while True:
+        items = await outbox.get()
+        try:
+            await _send_all(items)
+        except Exception:
+            logger.exception("publishing %d event(s) failed", len(items))
 
 
 def _publisher_loop() -> asyncio.AbstractEventLoop:

@@ -76,6 +76,34 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
             process.wait()
 
 
+ASGI_SERVERS = ("uvicorn", "daphne")
+
+
+def asgi_command(host: str, port: int) -> tuple[str, list[str]]:
+    """The ASGI server and its command line, from CC_ASGI_SERVER and CC_ASGI_WORKERS.
+
+    uvicorn (the default) runs several worker processes on one port; daphne runs one process.
+    docs/performance.md has the figures behind the default.
+    """
+    server = os.environ.get("CC_ASGI_SERVER", "uvicorn")
+    if server not in ASGI_SERVERS:
+        raise ValueError(f"CC_ASGI_SERVER={server!r}: choose one of {', '.join(ASGI_SERVERS)}")
+    raw_workers = os.environ.get("CC_ASGI_WORKERS", "1")
+    if not raw_workers.isdigit() or not 1 <= int(raw_workers) <= 64:
+        raise ValueError(f"CC_ASGI_WORKERS={raw_workers!r}: a number of processes from 1 to 64")
+    workers = int(raw_workers)
+    app = "contactcenter.asgi:application"
+    if server == "daphne":
+        if workers != 1:
+            raise ValueError("daphne runs one process; use CC_ASGI_SERVER=uvicorn for CC_ASGI_WORKERS > 1")
+        return "daphne", [str(BIN / "daphne"), "-b", host, "-p", str(port), app]
+    return "uvicorn", [
+        str(BIN / "uvicorn"), app, "--host", host, "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "httptools", "--ws", "websockets", "--lifespan", "off",
+        "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
+    ]  # fmt: skip
+
+
 def serve(services: EmbeddedServices) -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     try:
@@ -92,8 +120,13 @@ def serve(services: EmbeddedServices) -> int:
     _manage("load_demo")
 
     var_dir = Path(os.environ.get("CC_VAR_DIR", BASE_DIR / "var"))
+    try:
+        asgi = asgi_command(host, port)
+    except ValueError as error:
+        print(f"run: {error}", file=sys.stderr)
+        return 2
     commands = {
-        "daphne": [str(BIN / "daphne"), "-b", host, "-p", str(port), "contactcenter.asgi:application"],
+        asgi[0]: asgi[1],
         "celery worker": [str(BIN / "celery"), "-A", "contactcenter", "worker", "-l", "INFO", "--concurrency", "2"],
         "celery beat": [
             str(BIN / "celery"), "-A", "contactcenter", "beat", "-l", "INFO",

@@ -1,0 +1,176 @@
+"""The relay's batched hot path (chat/relay.py): the same rules as the single-message
+services, seqs in order, each client_id stored once, frames published in seq order."""
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async as sync_to_async
+from channels.layers import get_channel_layer
+
+from chat import handover, relay
+from chat import services as chat
+from chat.models import Conversation, Message
+from chat.services import ChatError
+from routing.models import Contact
+from tests.chat.test_toolkit import answered_chat, colleague
+from webhooks import services as webhooks
+from webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+
+CUSTOMER, AGENT = Message.Role.CUSTOMER, Message.Role.AGENT
+
+
+def post(conversation, role, text, client_id=None, user=None):
+    return relay.Post(
+        conversation_id=conversation.pk,
+        role=role,
+        text=text,
+        client_id=client_id,
+        user_id=user.pk if user is not None else None,
+    )
+
+
+@pytest.mark.django_db
+def test_a_batch_takes_seqs_in_order_and_skips_what_is_stored(widget, ready_agent):
+    conversation = answered_chat(widget, ready_agent)
+    assert Contact.objects.filter(pk=conversation.contact_id).update(name="Matti") == 1
+    stored_before = uuid.uuid4()
+    chat.message_post_by_customer(conversation_id=conversation.pk, client_id=stored_before, text="earlier")
+    Conversation.objects.filter(pk=conversation.pk).update(inactivity_warned_at="2026-01-01T00:00Z")
+    base = Conversation.objects.get(pk=conversation.pk).last_seq
+    resent = uuid.uuid4()
+
+    outcomes = relay.write_batch(
+        [
+            post(conversation, CUSTOMER, "Hei", resent),
+            post(conversation, AGENT, "Moi", uuid.uuid4(), user=ready_agent.user),
+            post(conversation, CUSTOMER, "Hei", resent),  # a resend inside the same batch
+            post(conversation, CUSTOMER, "earlier", stored_before),  # stored by an earlier batch
+            post(conversation, CUSTOMER, "no client id"),
+        ]
+    )
+
+    assert [outcome for outcome, _ in outcomes] == [relay.CREATED, relay.CREATED, "duplicate", "duplicate", "created"]
+    frames = [frame for _, frame in outcomes if frame is not None]
+    assert [frame["seq"] for frame in frames] == [base + 1, base + 2, base + 3]
+    assert [(f["author"]["role"], f["author"]["name"], f["text"]) for f in frames] == [
+        ("customer", "Matti", "Hei"),
+        ("agent", "Aino", "Moi"),
+        ("customer", "Matti", "no client id"),
+    ]
+    assert (frames[0]["conversation_id"], frames[0]["client_id"]) == (str(conversation.pk), str(resent))
+    assert Message.objects.filter(conversation=conversation, client_id=resent).count() == 1
+    conversation.refresh_from_db()
+    assert conversation.last_seq == base + 3
+    # The customer spoke: present, and their silence (W11) counts again from now, unwarned.
+    assert conversation.inactivity_warned_at is None
+    assert None not in (conversation.last_customer_message_at, conversation.customer_seen_at)
+    # The same history the single-message service would have written, gap-free.
+    seqs = list(Message.objects.filter(conversation=conversation, internal=False).values_list("seq", flat=True))
+    assert seqs == sorted(set(seqs))
+
+
+@pytest.mark.django_db
+def test_refusals_store_nothing_and_leave_the_rest_of_the_batch_alone(widget, ready_agent, outsider_agent):
+    conversation = answered_chat(widget, ready_agent)
+    ended = answered_chat(widget, colleague(conversation.queue, "olga"))
+    chat.conversation_end(conversation_id=ended.pk, ended_by="customer")
+    consultant = colleague(conversation.queue, "pekka")
+    invitation = handover.invite(
+        conversation_id=conversation.pk, sender=ready_agent.user, receiver_id=consultant.user_id, kind="consultation"
+    )
+    handover.invitation_accept(invitation_id=invitation.pk, user=consultant.user)
+    base = Conversation.objects.get(pk=conversation.pk).last_seq
+    missing = Conversation(pk=uuid.uuid4())
+
+    outcomes = relay.write_batch(
+        [
+            post(missing, CUSTOMER, "anyone?"),
+            post(ended, CUSTOMER, "still there?"),
+            post(conversation, AGENT, "not mine", user=outsider_agent.user),
+            post(conversation, AGENT, "a consultant only writes notes", user=consultant.user),
+            post(conversation, CUSTOMER, "this one counts"),
+        ]
+    )
+
+    assert [outcome for outcome, _ in outcomes] == ["not_found", "ended", "forbidden", "forbidden", "created"]
+    assert list(Message.objects.filter(conversation=conversation, seq__gt=base).values_list("text", flat=True)) == [
+        "this one counts"
+    ]
+    assert not Message.objects.filter(conversation=ended, text="still there?").exists()
+
+
+@pytest.mark.django_db
+def test_webhooks_and_pushes_as_the_service_sends_them(widget, ready_agent):
+    webhooks.forget_endpoints()
+    WebhookEndpoint.objects.create(
+        name="App backend", url="https://app.example/hook", events=[Event.MESSAGE_CREATED, Event.PUSH_AGENT_MESSAGE]
+    )
+    conversation = answered_chat(widget, ready_agent, context={"client_id": "device-42"})
+    WebhookDelivery.objects.all().delete()
+    chat.customer_socket_opened(conversation_id=conversation.pk)
+    chat.customer_seen(conversation_id=conversation.pk)
+    try:
+        relay.write_batch([post(conversation, AGENT, "Hetki", user=ready_agent.user)])
+        assert list(WebhookDelivery.objects.values_list("event", flat=True)) == [Event.MESSAGE_CREATED]
+
+        chat.customer_socket_closed(conversation_id=conversation.pk)  # the app went to the background
+        relay.write_batch([post(conversation, AGENT, "Valmista!", user=ready_agent.user)])
+        pushes = WebhookDelivery.objects.filter(event=Event.PUSH_AGENT_MESSAGE)
+        assert [(p.payload["data"]["client_id"], p.payload["data"]["preview"]) for p in pushes] == [
+            ("device-42", "Valmista!")
+        ]
+        created = WebhookDelivery.objects.filter(event=Event.MESSAGE_CREATED)
+        assert sorted(d.payload["data"]["text"] for d in created) == ["Hetki", "Valmista!"]
+    finally:
+        webhooks.forget_endpoints()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_posts_are_stored_once_and_published_in_seq_order(widget, ready_agent, outsider_agent):
+    conversation = await sync_to_async(answered_chat)(widget, ready_agent)
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(chat.conv_group(conversation.pk), listener)
+    user_id = await sync_to_async(lambda: ready_agent.user.pk)()
+    client_ids = [uuid.uuid4() for _ in range(60)]
+
+    def send(index, client_id):
+        if index % 2:
+            return relay.post_agent_message(
+                conversation_id=conversation.pk, user_id=user_id, client_id=client_id, text=f"a{index}"
+            )
+        return relay.post_customer_message(conversation_id=conversation.pk, client_id=client_id, text=f"c{index}")
+
+    results = await asyncio.gather(
+        *(send(i, client_id) for i, client_id in enumerate(client_ids)),
+        *(send(i, client_id) for i, client_id in enumerate(client_ids[:10])),  # resends
+    )
+    assert results == [True] * 60 + [False] * 10
+
+    published = []
+    while len(published) < 60:
+        event = (await asyncio.wait_for(layer.receive(listener), 5))["event"]
+        if event["type"] == "message":
+            published.append(event)
+    assert sorted(f["client_id"] for f in published) == sorted(str(c) for c in client_ids)
+    seqs = [frame["seq"] for frame in published]
+    assert seqs == list(range(seqs[0], seqs[0] + 60))  # in seq order, no gap
+    stored = await sync_to_async(
+        lambda: Message.objects.filter(conversation=conversation, client_id__in=client_ids).count()
+    )()
+    assert stored == 60
+
+    with pytest.raises(ChatError) as refused:
+        await relay.post_agent_message(
+            conversation_id=conversation.pk,
+            user_id=await sync_to_async(lambda: outsider_agent.user.pk)(),
+            client_id=None,
+            text="hello?",
+        )
+    assert (refused.value.code, refused.value.message) == ("forbidden", "You are not in this chat.")
+    with pytest.raises(ChatError) as invalid:
+        await relay.post_customer_message(conversation_id=conversation.pk, client_id="nope", text="x")
+    assert invalid.value.code == "invalid"
+    json.dumps(published)  # frames are plain JSON
