@@ -82,25 +82,27 @@ ASGI_SERVERS = ("uvicorn", "daphne")
 def asgi_command(host: str, port: int) -> tuple[str, list[str]]:
     """The ASGI server and its command line, from CC_ASGI_SERVER and CC_ASGI_WORKERS.
 
-    uvicorn (the default) runs several worker processes on one port; daphne runs one process.
-    docs/performance.md has the figures behind the default.
+    uvicorn (the default) runs several worker processes on one port, by default one per core
+    up to 4; daphne runs one process. docs/performance.md has the figures behind the defaults.
     """
     server = os.environ.get("CC_ASGI_SERVER", "uvicorn")
     if server not in ASGI_SERVERS:
         raise ValueError(f"CC_ASGI_SERVER={server!r}: choose one of {', '.join(ASGI_SERVERS)}")
-    raw_workers = os.environ.get("CC_ASGI_WORKERS", "1")
+    raw_workers = os.environ.get("CC_ASGI_WORKERS", str(min(os.cpu_count() or 1, 4)))
     if not raw_workers.isdigit() or not 1 <= int(raw_workers) <= 64:
         raise ValueError(f"CC_ASGI_WORKERS={raw_workers!r}: a number of processes from 1 to 64")
     workers = int(raw_workers)
     app = "contactcenter.asgi:application"
     if server == "daphne":
-        if workers != 1:
+        if workers != 1 and "CC_ASGI_WORKERS" in os.environ:
             raise ValueError("daphne runs one process; use CC_ASGI_SERVER=uvicorn for CC_ASGI_WORKERS > 1")
         return "daphne", [str(BIN / "daphne"), "-b", host, "-p", str(port), app]
     return "uvicorn", [
         str(BIN / "uvicorn"), app, "--host", host, "--port", str(port), "--workers", str(workers),
         "--loop", "uvloop", "--http", "httptools", "--ws", "websockets", "--lifespan", "off",
         "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
+        # Our frames are at most 32 KiB (an error frame says so); anything past 1 MiB closes the socket (1009).
+        "--ws-max-size", str(1024 * 1024),
     ]  # fmt: skip
 
 

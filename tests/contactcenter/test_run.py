@@ -1,11 +1,20 @@
 """The runner's choice of ASGI server (CC_ASGI_SERVER, CC_ASGI_WORKERS)."""
 
+import os
+
 import pytest
 
 from contactcenter.run import asgi_command
 
 
-def test_uvicorn_by_default_with_several_workers_on_one_port(monkeypatch):
+def test_uvicorn_by_default_with_a_worker_per_core_up_to_four(monkeypatch):
+    monkeypatch.delenv("CC_ASGI_SERVER", raising=False)
+    monkeypatch.delenv("CC_ASGI_WORKERS", raising=False)
+    name, command = asgi_command("127.0.0.1", 8123)
+    assert command[command.index("--workers") + 1] == str(min(os.cpu_count() or 1, 4))
+
+
+def test_uvicorn_with_several_workers_on_one_port(monkeypatch):
     monkeypatch.delenv("CC_ASGI_SERVER", raising=False)
     monkeypatch.setenv("CC_ASGI_WORKERS", "2")
     name, command = asgi_command("127.0.0.1", 8123)
