@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint e2e messages compilemessages manage clean-var
+.PHONY: run test install install-dev lint e2e messages compilemessages manage clean-var bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## The performance benchmarks (docs/performance.md); it starts and stops the system itself on port 8100.
+## make bench ARGS="--quick" smoke-tests the harness; ARGS="--only p1,p2 --workers 2" runs a part.
+bench: install-dev
+	$(PY) bench/run_all.py $(ARGS)
 
 ## Run a management command against the same services `make run` uses: make manage ARGS="createsuperuser"
 manage: install

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
-from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -196,12 +196,13 @@ def write_batch(posts: list[Post]) -> list[tuple[str, dict | None]]:
 
 
 def _write_on_own_thread(posts: list[Post]) -> list[tuple[str, dict | None]]:
-    # As Channels' database_sync_to_async does: drop a connection that broke or grew old.
-    close_old_connections()
+    # The writer keeps its connection from batch to batch (one thread, one connection out of
+    # the pool); after a failure it takes a fresh one, so a restarted database is survived.
     try:
         return write_batch(posts)
-    finally:
-        close_old_connections()
+    except Exception:
+        connection.close()
+        raise
 
 
 def _retryable(error: DatabaseError) -> bool:

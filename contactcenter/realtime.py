@@ -8,14 +8,15 @@ Services are synchronous code. In a server's worker thread they hand their event
 server's own event loop, where one task per loop sends them in the order they were handed
 over; the thread goes back to work at once instead of waiting (holding its database
 connection) until a busy loop gets round to it. Elsewhere (Celery, timers, scripts) they
-publish through one event loop per process run by a background thread, so every publish
-reuses the same Redis connections instead of building a loop and a connection per call, and
-wait for it, which keeps each caller's events in order.
+hand them the same way to one event loop per process run by a background thread, so every
+publish reuses the same Redis connections instead of building a loop and a connection per
+call; a process that exits first sends what it handed over (up to PUBLISH_TIMEOUT_SECONDS).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
@@ -55,11 +56,8 @@ def publish_many(items: list[tuple[str, dict]]) -> None:
         return
     try:
         main_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-        if main_loop is not None and main_loop.is_running():
-            main_loop.call_soon_threadsafe(_hand_over, main_loop, items)
-        else:
-            future = asyncio.run_coroutine_threadsafe(_send_all(items), _publisher_loop())
-            future.result(PUBLISH_TIMEOUT_SECONDS)
+        loop = main_loop if main_loop is not None and main_loop.is_running() else _publisher_loop()
+        loop.call_soon_threadsafe(_hand_over, loop, items)
     except Exception:
         logger.exception("publishing %d event(s) failed", len(items))
 
@@ -89,6 +87,25 @@ async def _send_forever(outbox: asyncio.Queue) -> None:
             await _send_all(items)
         except Exception:
             logger.exception("publishing %d event(s) failed", len(items))
+        finally:
+            outbox.task_done()
+
+
+def flush(timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
+    """Wait until the background loop has sent everything handed to it (at exit, in tests)."""
+    loop = _loop
+    if loop is None or _loop_pid != os.getpid() or not loop.is_running():
+        return
+
+    async def drained() -> None:
+        outbox = _outboxes.get(loop)
+        if outbox is not None:
+            await outbox.join()
+
+    try:
+        asyncio.run_coroutine_threadsafe(drained(), loop).result(timeout)
+    except Exception:
+        logger.warning("some realtime events were not sent before the process stopped")
 
 
 def _publisher_loop() -> asyncio.AbstractEventLoop:
@@ -99,6 +116,7 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
             _loop = asyncio.new_event_loop()
             _loop_pid = os.getpid()
             threading.Thread(target=_loop.run_forever, name="realtime-publisher", daemon=True).start()
+            atexit.register(flush)
         return _loop
 
 

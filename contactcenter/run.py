@@ -103,6 +103,8 @@ def asgi_command(host: str, port: int) -> tuple[str, list[str]]:
         "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
         # Our frames are at most 32 KiB (an error frame says so); anything past 1 MiB closes the socket (1009).
         "--ws-max-size", str(1024 * 1024),
+        # Chat frames are a few hundred bytes: compressing each costs more CPU than it saves.
+        "--ws-per-message-deflate", "false",
     ]  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
+from contactcenter import realtime
 from contactcenter.logs import JsonFormatter
 from contactcenter.middleware import UserTimeZoneMiddleware
 from contactcenter.realtime import publish_on_commit
@@ -97,3 +98,22 @@ async def test_events_are_published_only_after_commit():
     message = await asyncio.wait_for(layer.receive(channel), 5)
     assert message == {"type": "realtime.event", "event": {"type": "event", "event": "ended"}}
     await layer.group_discard("conv.test", channel)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_events_from_outside_a_server_arrive_in_the_order_they_were_published():
+    # Celery tasks and scripts hand events to the process's background loop without waiting
+    # for Redis; they still arrive in order, and flush() waits for them (as at exit).
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("conv.order", channel)
+
+    def publish_from_a_plain_thread():
+        for n in range(50):
+            realtime.publish_now(groups=["conv.order"], event={"type": "event", "n": n})
+        realtime.flush()
+
+    await asyncio.get_running_loop().run_in_executor(None, publish_from_a_plain_thread)
+    received = [(await asyncio.wait_for(layer.receive(channel), 5))["event"]["n"] for _ in range(50)]
+    assert received == list(range(50))
+    await layer.group_discard("conv.order", channel)
