@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 
 from django.db import connection, transaction
 
-from contactcenter.realtime import publish_many, publish_on_commit
+from contactcenter.realtime import publish_many, publish_many_on_commit, publish_on_commit
 from routing.models import AgentProfile, Queue, WorkItem
 
 from . import selectors, services
@@ -28,9 +29,16 @@ def offer_frame(item: WorkItem, conversation: Conversation) -> dict:
 
 
 class ChatWorkItemHandler:
-    def offered(self, *, item: WorkItem, agent: AgentProfile) -> None:
-        conversation = Conversation.objects.select_related("queue", "contact").get(pk=item.reference)
-        publish_on_commit(groups=[f"agent.{agent.user_id}"], event=offer_frame(item, conversation))
+    def offered(self, *, offers: list[tuple[WorkItem, AgentProfile]]) -> None:
+        conversations = Conversation.objects.select_related("queue", "contact").in_bulk(
+            [item.reference for item, _ in offers]
+        )
+        publish_many_on_commit(
+            [
+                (f"agent.{agent.user_id}", offer_frame(item, conversations[uuid.UUID(item.reference)]))
+                for item, agent in offers
+            ]
+        )
 
     def offer_withdrawn(self, *, item: WorkItem, agent: AgentProfile, reason: str) -> None:
         frame = {"type": "offer_withdrawn", "conversation_id": item.reference, "reason": reason}

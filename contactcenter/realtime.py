@@ -43,6 +43,12 @@ def publish_on_commit(*, groups: Iterable[str], event: dict) -> None:
     transaction.on_commit(lambda: publish_now(groups=groups, event=event), robust=True)
 
 
+def publish_many_on_commit(items: list[tuple[str, dict]]) -> None:
+    """Send each (group, event), in order, once the surrounding transaction commits."""
+    if items:
+        transaction.on_commit(lambda: publish_many(items), robust=True)
+
+
 def publish_now(*, groups: Iterable[str], event: dict) -> None:
     publish_many([(group, event) for group in groups])
 

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 class WorkItemHandler(Protocol):
-    def offered(self, *, item: WorkItem, agent: AgentProfile) -> None: ...
+    def offered(self, *, offers: list[tuple[WorkItem, AgentProfile]]) -> None:
+        """The offers one route made for this channel's work, all at once."""
 
     def offer_withdrawn(self, *, item: WorkItem, agent: AgentProfile, reason: str) -> None: ...
 

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contactcenter.realtime import publish_on_commit
+from contactcenter.realtime import publish_many_on_commit, publish_on_commit
 from contactcenter.redis_client import get_redis
 from contactcenter.redis_client import key as redis_key
 
@@ -203,7 +203,7 @@ def route(*, queue_ids: Iterable[int]) -> int:
             )
             for item in items
         }
-        placed, chosen_agents = 0, {}
+        placed, chosen_agents, offers = 0, {}, []
         for item in sorted(items, key=lambda item: rules.work_order_key(works[item.pk], now)):
             work = works[item.pk]
             chosen = rules.best_agent(list(pool.values()), work, required.get(item.queue_id, {}))
@@ -217,8 +217,9 @@ def route(*, queue_ids: Iterable[int]) -> int:
             if item.queue.assignment_mode == Queue.AssignmentMode.DIRECT:
                 _assign(item=item, agent=agent, kind="assigned")
             else:
-                _offer(item=item, agent=agent, timeout=item.queue.offer_timeout_seconds)
+                offers.append((item, agent))
             placed += 1
+        _offer(offers, now=now)
         AgentProfile.objects.bulk_update(list(chosen_agents.values()), ["last_assigned_at"])
         return placed
 
@@ -271,14 +272,25 @@ def _refused_agents(*, item_ids: list) -> dict:
     return refused
 
 
-def _offer(*, item: WorkItem, agent: AgentProfile, timeout: int) -> None:
-    item.state = WorkItem.State.OFFERED
-    item.agent = agent
-    item.offer_expires_at = timezone.now() + datetime.timedelta(seconds=timeout)
-    item.save(update_fields=["state", "agent", "offer_expires_at"])
-    WorkItemEvent.objects.create(work_item=item, kind="offered", agent=agent)
-    _work_changed(item)
-    handler_for(item.channel).offered(item=item, agent=agent)
+def _offer(offers: list[tuple[WorkItem, AgentProfile]], *, now: datetime.datetime) -> None:
+    """One route's offers in a few statements, however many there are: with 1,000 agents
+    the per-offer queries were most of a route's time (docs/performance.md)."""
+    if not offers:
+        return
+    for item, agent in offers:
+        item.state = WorkItem.State.OFFERED
+        item.agent = agent
+        item.offer_expires_at = now + datetime.timedelta(seconds=item.queue.offer_timeout_seconds)
+    WorkItem.objects.bulk_update([item for item, _ in offers], ["state", "agent", "offer_expires_at"])
+    WorkItemEvent.objects.bulk_create(
+        [WorkItemEvent(work_item=item, kind="offered", agent=agent) for item, agent in offers]
+    )
+    publish_many_on_commit([(WORK_GROUP, _work_event(item)) for item, _ in offers])
+    by_channel: dict[str, list[tuple[WorkItem, AgentProfile]]] = {}
+    for item, agent in offers:
+        by_channel.setdefault(item.channel, []).append((item, agent))
+    for channel, channel_offers in by_channel.items():
+        handler_for(channel).offered(offers=channel_offers)
 
 
 def _assign(*, item: WorkItem, agent: AgentProfile, kind: str) -> None:
@@ -499,8 +511,11 @@ WORK_GROUP = "supervision.work"
 
 def _work_changed(item: WorkItem) -> None:
     """Work joined a line, was offered, taken, handed on, given back or finished."""
-    event = {"type": "work", "queue_id": item.queue_id, "agent_id": item.agent_id, "state": item.state}
-    publish_on_commit(groups=[WORK_GROUP], event=event)
+    publish_on_commit(groups=[WORK_GROUP], event=_work_event(item))
+
+
+def _work_event(item: WorkItem) -> dict:
+    return {"type": "work", "queue_id": item.queue_id, "agent_id": item.agent_id, "state": item.state}
 
 
 # --- the agent's connections ------------------------------------------------------------

@@ -8,8 +8,8 @@ class RecordingVoice:
     def __init__(self):
         self.told = []
 
-    def offered(self, *, item, agent):
-        self.told.append(("offered", item.reference, agent.pk))
+    def offered(self, *, offers):
+        self.told.extend(("offered", item.reference, agent.pk) for item, agent in offers)
 
     def offer_withdrawn(self, *, item, agent, reason):
         self.told.append((reason, item.reference, agent.pk))
