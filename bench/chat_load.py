@@ -440,13 +440,26 @@ class Throttled(Exception):
     pass
 
 
+async def open_socket(url: str):
+    """Connect as a client would: a handshake the server dropped is tried again (a chat
+    client reconnects and resumes; PROTOCOL.md)."""
+    for attempt in range(3):
+        try:
+            return await websockets.connect(url, max_queue=None, open_timeout=60)
+        except (websockets.InvalidMessage, OSError, TimeoutError):
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 async def agent_session(
     ws_url: str, token: str, tally: Tally, assigned: dict, ready: asyncio.Event, stop, opening: asyncio.Semaphore
 ):
     # Hundreds of agents logging on at one instant is not a load we measure: a bounded number
     # of handshakes in flight, each given time, so setting up P2's 625 agents cannot time out.
     async with opening:
-        ws = await websockets.connect(ws_url + "/ws/agent/", max_queue=None, open_timeout=60)
+        ws = await open_socket(ws_url + "/ws/agent/")
     async with ws:
         await ws.send(json.dumps({"type": "auth", "token": token}))
         await ws.send(json.dumps({"type": "presence", "state": "ready"}))
@@ -493,12 +506,20 @@ async def customer_session(
     http: httpx.AsyncClient, ws_url: str, widget: str, tally: Tally, customers: dict, stop, starting
 ):
     async with starting:  # a bounded number of REST starts and socket opens in flight
-        response = await http.post(f"/api/v1/widget/{widget}/conversations", json={"prechat": {}})
+        for attempt in range(3):
+            try:
+                response = await http.post(f"/api/v1/widget/{widget}/conversations", json={"prechat": {}})
+                break
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # The server closed an idle keep-alive connection just as it was reused (uvicorn
+                # closes them after 5 s); the request never reached it, so it is sent again.
+                if attempt == 2:
+                    raise
         if response.status_code == 429:
             raise Throttled("the server throttles conversation starts: run it with CC_THROTTLE_CUSTOMER=1000000/hour")
         response.raise_for_status()
         started = response.json()
-        ws = await websockets.connect(ws_url + started["ws_url"], max_queue=None, open_timeout=60)
+        ws = await open_socket(ws_url + started["ws_url"])
     async with ws:
         await ws.send(json.dumps({"type": "auth", "token": started["customer_token"], "after_seq": 0}))
         outbox: asyncio.Queue = asyncio.Queue()

@@ -66,27 +66,12 @@ CREATED, DUPLICATE, NOT_FOUND, ENDED, FORBIDDEN, UNAVAILABLE = (
 
 async def post_customer_message(*, conversation_id, client_id, text) -> bool:
     """Store the customer's message once per client_id; True when it is new."""
-    return await _post(
-        Post(
-            conversation_id=_uuid(conversation_id),
-            role=Message.Role.CUSTOMER,
-            text=services.validate_text(text),
-            client_id=services.validate_client_id(client_id),
-        )
-    )
+    return await _post(conversation_id, Message.Role.CUSTOMER, client_id, text)
 
 
 async def post_agent_message(*, conversation_id, user_id: int, client_id, text) -> bool:
     """Store an agent's plain message in a chat they take part in; True when it is new."""
-    return await _post(
-        Post(
-            conversation_id=_uuid(conversation_id),
-            role=Message.Role.AGENT,
-            text=services.validate_text(text),
-            client_id=services.validate_client_id(client_id),
-            user_id=user_id,
-        )
-    )
+    return await _post(conversation_id, Message.Role.AGENT, client_id, text, user_id=user_id)
 
 
 def _uuid(value) -> uuid.UUID:
@@ -96,7 +81,14 @@ def _uuid(value) -> uuid.UUID:
         raise services.ChatError("not_found", _("No such conversation.")) from None
 
 
-async def _post(post: Post) -> bool:
+async def _post(conversation_id, role: str, client_id, text, *, user_id: int | None = None) -> bool:
+    post = Post(
+        conversation_id=_uuid(conversation_id),
+        role=role,
+        text=services.validate_text(text),
+        client_id=services.validate_client_id(client_id),
+        user_id=user_id,
+    )
     loop = asyncio.get_running_loop()
     post.future = loop.create_future()
     _writer(loop).put(post)
