@@ -54,8 +54,10 @@ class ChatWorkItemHandler:
 
 # Waiting lists change with every start, offer and answer; at a thousand waiting chats,
 # publishing each change would be a million frames. Changes within WAITING_DEBOUNCE_SECONDS
-# are published once, per queue and process.
-WAITING_DEBOUNCE_SECONDS = 0.3
+# are published once, per queue and process. At 0.3 s, with 625 agents watching one queue,
+# the benchmark's set-up stalled after 1,600-1,800 chats; at 1 s it got to 3,375
+# (docs/performance.md).
+WAITING_DEBOUNCE_SECONDS = 1.0
 # Customers past this place get their position when they reach it (or on reconnect).
 POSITION_UPDATES_FOR_FIRST = 200
 _timers: dict[int, threading.Timer] = {}
