@@ -24,8 +24,9 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import psycopg
 from channels.layers import get_channel_layer
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -181,26 +182,40 @@ def write_batch(posts: list[Post]) -> list[tuple[str, dict | None]]:
         try:
             with transaction.atomic():
                 return _write(posts)
-        except (IntegrityError, DatabaseError) as error:
+        except DATABASE_ERRORS as error:
             if attempt == 2 or not _retryable(error):
                 raise
     raise AssertionError("unreachable")
 
 
+# The batch speaks to psycopg directly (pipelines), so its errors come unwrapped by Django.
+DATABASE_ERRORS = (DatabaseError, psycopg.DatabaseError)
+CONNECTION_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
 def _write_on_own_thread(posts: list[Post]) -> list[tuple[str, dict | None]]:
-    # The writer keeps its connection from batch to batch (one thread, one connection out of
-    # the pool); after a failure it takes a fresh one, so a restarted database is survived.
-    try:
-        return write_batch(posts)
-    except Exception:
-        connection.close()
-        raise
+    """The writer keeps its connection from batch to batch (one thread, one connection out of
+    the pool). A connection that died while idle (a restarted or failed-over database) costs
+    nobody an error: the batch is tried once more on a fresh one. Posts with a client_id are
+    stored once even if the failure hid a commit; the senders learn of any other failure
+    (`unavailable`) and send again."""
+    for attempt in (1, 2):
+        try:
+            return write_batch(posts)
+        except CONNECTION_ERRORS:
+            connection.close()
+            if attempt == 2:
+                raise
+        except Exception:
+            connection.close()
+            raise
+    raise AssertionError("unreachable")
 
 
-def _retryable(error: DatabaseError) -> bool:
-    if isinstance(error, IntegrityError):
-        return True
-    sqlstate = getattr(getattr(error, "__cause__", None), "sqlstate", None)
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, IntegrityError | psycopg.IntegrityError):
+        return True  # a resend stored by another process meanwhile: the retry sees it
+    sqlstate = getattr(error, "sqlstate", None) or getattr(error.__cause__, "sqlstate", None)
     return sqlstate in ("40P01", "40001")  # deadlock detected, serialization failure
 
 

@@ -5,9 +5,11 @@ import asyncio
 import json
 import uuid
 
+import psycopg
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connection, transaction
 
 from chat import handover, relay
 from chat import services as chat
@@ -174,3 +176,50 @@ async def test_concurrent_posts_are_stored_once_and_published_in_seq_order(widge
         await relay.post_customer_message(conversation_id=conversation.pk, client_id="nope", text="x")
     assert invalid.value.code == "invalid"
     json.dumps(published)  # frames are plain JSON
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _terminate(pid: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_dropped_database_connection_costs_the_sender_nothing(widget, ready_agent):
+    # The writer's connection dies while idle (a restarted database, a failover): the next
+    # message is stored on a fresh connection instead of coming back as an error.
+    conversation = await sync_to_async(answered_chat)(widget, ready_agent)
+    assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=uuid.uuid4(), text="one")
+    loop = asyncio.get_running_loop()
+    writer_pid = await loop.run_in_executor(relay._executor, _backend_pid)
+    await sync_to_async(_terminate)(writer_pid)
+
+    client_id = uuid.uuid4()
+    assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=client_id, text="two")
+    assert await loop.run_in_executor(relay._executor, _backend_pid) != writer_pid
+    stored = Message.objects.filter(conversation=conversation, client_id=client_id)
+    assert await sync_to_async(stored.count)() == 1
+
+
+@pytest.mark.django_db
+def test_a_lost_resend_race_on_psycopg_is_tried_again(widget, ready_agent):
+    # The batch talks to psycopg directly, so a unique-constraint race arrives unwrapped by Django.
+    conversation = answered_chat(widget, ready_agent)
+    client_id = uuid.uuid4()
+    chat.message_post_by_customer(conversation_id=conversation.pk, client_id=client_id, text="first")
+    raw = connection.connection
+    with pytest.raises(psycopg.IntegrityError) as race, transaction.atomic():
+        raw.execute(
+            "INSERT INTO chat_message (conversation_id, seq, client_id, author_role, author_name, text, link_url, "
+            "internal, sent_at) VALUES (%s, 999, %s, 'customer', '', 'again', '', false, now())",
+            [conversation.pk, client_id],
+        )
+    assert relay._retryable(race.value)
+    with pytest.raises(psycopg.DataError) as bad, transaction.atomic():
+        raw.execute("SELECT 1 / 0")
+    assert not relay._retryable(bad.value)
