@@ -6,12 +6,11 @@ import datetime
 import heapq
 import math
 
-from django.db.models import Avg, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Avg, Count, Exists, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from routing import rules
 from routing.models import AgentProfile, Queue, WorkItem
-from routing.selectors import agent_queues, candidates, is_supervisor
+from routing.selectors import agent_queues, is_supervisor
 
 from .frames import conversation_summary, event_frame, message_frame
 from .models import Conversation, ConversationEvent, Message, OfflineMessage, Participant
@@ -27,10 +26,11 @@ def ready_agents(*, queue: Queue):
 
 
 def queue_snapshot(*, queue: Queue) -> dict:
-    agents = candidates(ready_agents(queue=queue))
-    free = sum(1 for agent in agents.values() if agent.free(rules.CHATS) > 0)
+    # The free-slot test of rules.Candidate.free for chats, on the database's held counters.
+    has_free_chat_slot = Q(chats_held__lt=F("chat_capacity")) & ~Q(calls_block_chats=True, calls_held__gt=0)
+    agents = ready_agents(queue=queue).aggregate(ready=Count("pk"), free=Count("pk", filter=has_free_chat_slot))
     waiting = WorkItem.objects.filter(queue=queue, state__in=WAITING_STATES).count()
-    return {"agents_available": free, "queue_length": waiting, "agents_ready": len(agents)}
+    return {"agents_available": agents["free"], "queue_length": waiting, "agents_ready": agents["ready"]}
 
 
 def queue_position(*, item: WorkItem) -> int:

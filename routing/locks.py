@@ -14,6 +14,7 @@ from typing import NamedTuple
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
+from . import rules
 from .models import AgentProfile, WorkItem
 
 # Time waited over the queue's service-level target: the first rule of docs/routing.md.
@@ -46,34 +47,73 @@ class ReadyAgent(NamedTuple):
     chats_block_calls: bool
     last_assigned_at: datetime.datetime | None
     missed_offers: int
+    chats_held: int
+    calls_held: int
 
     def profile(self) -> AgentProfile:
         return AgentProfile(
             id=self.pk, user_id=self.user_id, chat_capacity=self.chat_capacity, call_capacity=self.call_capacity,
             calls_block_chats=self.calls_block_chats, chats_block_calls=self.chats_block_calls,
             last_assigned_at=self.last_assigned_at, missed_offers=self.missed_offers,
-            presence=AgentProfile.Presence.READY,
+            presence=AgentProfile.Presence.READY, chats_held=self.chats_held, calls_held=self.calls_held,
         )  # fmt: skip
 
 
-_READY_AGENTS = """
+# Per capacity group: the membership priority, the held counter, the capacity, and the
+# condition under which other work blocks the group (rules.agent_blocks).
+_GROUP_SQL = {
+    rules.CHATS: ("m.chat_priority", "a.chats_held", "a.chat_capacity", "a.calls_block_chats AND a.calls_held > 0"),
+    rules.CALLS: ("m.call_priority", "a.calls_held", "a.call_capacity", "a.chats_block_calls AND a.chats_held > 0"),
+}
+
+_FREE_AGENTS = """
 SELECT a.id, a.user_id, a.chat_capacity, a.call_capacity, a.calls_block_chats, a.chats_block_calls,
-       a.last_assigned_at, a.missed_offers
-FROM routing_agentprofile a JOIN auth_user u ON u.id = a.user_id
-WHERE a.presence = 'ready' AND u.is_active
-  AND EXISTS (SELECT 1 FROM routing_queuemembership m
-              WHERE m.agent_id = a.id AND m.logged_on AND m.queue_id = ANY(%s))
-ORDER BY a.id
+       a.last_assigned_at, a.missed_offers, a.chats_held, a.calls_held
+FROM routing_agentprofile a
+JOIN routing_queuemembership m ON m.agent_id = a.id AND m.queue_id = %(queue)s AND m.logged_on
+JOIN auth_user u ON u.id = a.user_id
+WHERE a.presence = 'ready' AND u.is_active AND {held} < {capacity} AND NOT ({blocked}) {skilled}
+ORDER BY {priority}, {skill_score} {held}::float8 / {capacity}, a.last_assigned_at NULLS FIRST, a.id
+LIMIT %(limit)s
 FOR NO KEY UPDATE OF a SKIP LOCKED
 """
+# Only for queues that require skills: per agent, every one at its level, and the sum of levels.
+_SKILLED = """
+  AND (SELECT count(*) FROM routing_agentskill s
+       JOIN unnest(%(skills)s::bigint[], %(levels)s::int[]) r(skill, level)
+         ON s.skill_id = r.skill AND s.level >= r.level
+       WHERE s.agent_id = a.id) = cardinality(%(skills)s::bigint[])"""
+_SKILL_SCORE = """-(SELECT coalesce(sum(s.level), 0) FROM routing_agentskill s
+            WHERE s.agent_id = a.id AND s.skill_id = ANY(%(skills)s::bigint[])),"""
+FREE_AGENTS_SQL = {
+    (group, with_skills): _FREE_AGENTS.format(
+        priority=priority,
+        held=held,
+        capacity=capacity,
+        blocked=blocked,
+        skilled=_SKILLED if with_skills else "",
+        skill_score=_SKILL_SCORE if with_skills else "",
+    )  # fmt: skip
+    for group, (priority, held, capacity, blocked) in _GROUP_SQL.items()
+    for with_skills in (False, True)
+}
 
 
-def ready_agents(*, queue_ids: list[int]) -> list[ReadyAgent]:
-    """Ready agents logged on to any of the queues, locked; those another router holds are
-    skipped. Plain rows: a route sees every ready agent, and building a thousand model
-    instances per route cost more than the query."""
+def free_agents(*, queue_id: int, group: str, required: dict[int, int], limit: int) -> list[ReadyAgent]:
+    """The `limit` best agents for a queue's work of one capacity group, by the rank of
+    rules.agent_rank_key, who are ready, logged on to it, have a free slot, are not blocked
+    and have the required skills; locked, skipping those another router holds.
+
+    The router asks for as many as it has items, plus the agents the items refused: taking
+    work only worsens an agent's rank, so the agent the rules would pick among all ready
+    agents is always among these (docs/routing.md). A route reads tens of rows, not every
+    ready agent."""
+    skills = sorted(required)
     with connection.cursor() as cursor:
-        cursor.execute(_READY_AGENTS, [list(queue_ids)])
+        cursor.execute(
+            FREE_AGENTS_SQL[group, bool(skills)],
+            {"queue": queue_id, "skills": skills, "levels": [required[s] for s in skills], "limit": limit},
+        )
         return [ReadyAgent(*row) for row in cursor.fetchall()]
 
 

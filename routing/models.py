@@ -254,6 +254,11 @@ class AgentProfile(models.Model):
     )
     wrap_up_until = models.DateTimeField(_("in wrap-up until"), null=True, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
+    # Work offered to or assigned to the agent now, per capacity group. Kept by database
+    # triggers on routing_workitem (migration 0009), which alone may change them: the router
+    # picks among a thousand agents by these without counting their work on every route.
+    chats_held = models.PositiveSmallIntegerField(_("chats held"), default=0, editable=False)
+    calls_held = models.PositiveSmallIntegerField(_("calls held"), default=0, editable=False)
     queues = models.ManyToManyField(Queue, through="QueueMembership", related_name="agents", blank=True)
     skills = models.ManyToManyField(Skill, through="AgentSkill", related_name="agents", blank=True)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from . import rules
@@ -31,41 +30,22 @@ def agent_queues(*, user) -> QuerySet[Queue]:
     return Queue.objects.filter(is_active=True, memberships__agent__user=user).distinct()
 
 
-def held_by_group(*, agent_ids) -> dict[int, dict[str, int]]:
-    """How much work (offered or assigned) each agent holds now, per capacity group.
-
-    The ids go as one array parameter: the router asks this for every ready agent of its
-    queues, and a thousand-placeholder IN list costs more to build than the query to run."""
-    held: dict[int, dict[str, int]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT agent_id, channel, count(*) FROM routing_workitem "
-            "WHERE agent_id = ANY(%s) AND state IN ('offered', 'assigned') GROUP BY agent_id, channel",
-            [list(agent_ids)],
-        )
-        rows = cursor.fetchall()
-    for agent_id, channel, count in rows:
-        group = rules.capacity_group(channel)
-        slots = held.setdefault(agent_id, {})
-        slots[group] = slots.get(group, 0) + count
-    return held
-
-
 def candidate(agent: AgentProfile, *, held: dict[str, int] | None = None) -> rules.Candidate:
-    """The agent's capacity, holdings and channel blocking as the rules see them."""
+    """The agent's capacity, holdings and channel blocking as the rules see them; holdings are
+    the row's counters (kept by the database) unless the caller counted them itself."""
+    if held is None:
+        held = {rules.CHATS: agent.chats_held, rules.CALLS: agent.calls_held}
     return rules.Candidate(
         id=agent.pk,
         capacity={rules.CHATS: agent.chat_capacity, rules.CALLS: agent.call_capacity},
-        held=dict(held or {}),
+        held=dict(held),
         blocks=rules.agent_blocks(calls_block_chats=agent.calls_block_chats, chats_block_calls=agent.chats_block_calls),
         last_assigned_at=agent.last_assigned_at,
     )
 
 
 def candidates(agents) -> dict[int, rules.Candidate]:
-    agents = list(agents)
-    held = held_by_group(agent_ids=[agent.pk for agent in agents])
-    return {agent.pk: candidate(agent, held=held.get(agent.pk)) for agent in agents}
+    return {agent.pk: candidate(agent) for agent in agents}
 
 
 def queue_for(*, user, queue_id: int) -> Queue:

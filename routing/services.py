@@ -32,7 +32,7 @@ from .models import (
     WorkItem,
     WorkItemEvent,
 )
-from .selectors import candidate, candidates
+from .selectors import candidate
 
 logger = logging.getLogger(__name__)
 
@@ -185,11 +185,12 @@ def route(*, queue_ids: Iterable[int]) -> int:
         items = locks.waiting_items(queue_ids=queue_ids, limit=ROUTE_BATCH)
         if not items:
             return 0
-        agents = {agent.pk: agent for agent in locks.ready_agents(queue_ids=queue_ids)}
+        required = _required_skills(queue_ids=queue_ids)
+        refused = _refused_agents(item_ids=[item.pk for item in items])
+        agents = _free_agents(items=items, required=required, refusals=sum(map(len, refused.values())))
         if not agents:
             return 0
-        pool = _candidates(agents=agents, queue_ids=queue_ids, item_ids=[item.pk for item in items])
-        required = _required_skills(queue_ids=queue_ids)
+        pool = _candidates(agents=agents, queue_ids=queue_ids, refused=refused)
         now = timezone.now()
         works = {
             item.pk: rules.Work(
@@ -230,13 +231,29 @@ def route_all() -> int:
     return route(queue_ids=list(queue_ids)) if queue_ids else 0
 
 
+def _free_agents(
+    *, items: list[WorkItem], required: dict[int, dict[int, int]], refusals: int
+) -> dict[int, locks.ReadyAgent]:
+    """Enough of the best free agents, locked, for each queue and capacity group among the
+    items: as many as there are items, plus every refusal of them (locks.free_agents)."""
+    # Each pick may worsen one agent of any queue, so every queue gets the whole batch's count.
+    agents: dict[int, locks.ReadyAgent] = {}
+    for queue_id, group in sorted({(item.queue_id, rules.capacity_group(item.channel)) for item in items}):
+        for agent in locks.free_agents(
+            queue_id=queue_id, group=group, required=required.get(queue_id, {}), limit=len(items) + refusals
+        ):
+            agents[agent.pk] = agent
+    # In id order, as rules.best_agent breaks a tie in favour of the first.
+    return dict(sorted(agents.items()))
+
+
 def _candidates(
-    *, agents: dict[int, locks.ReadyAgent], queue_ids: list[int], item_ids: list
+    *, agents: dict[int, locks.ReadyAgent], queue_ids: list[int], refused: dict
 ) -> dict[int, rules.Candidate]:
-    pool = candidates(agents.values())
+    pool = {agent.pk: candidate(agent) for agent in agents.values()}
     agent_ids = list(agents)
     with connection.cursor() as cursor:
-        # Array parameters, not IN lists: these run for every ready agent on every route.
+        # Array parameters, not IN lists: these run on every route.
         cursor.execute(
             "SELECT agent_id, queue_id, chat_priority, call_priority FROM routing_queuemembership "
             "WHERE agent_id = ANY(%s) AND queue_id = ANY(%s) AND logged_on",
@@ -247,7 +264,7 @@ def _candidates(
         cursor.execute("SELECT agent_id, skill_id, level FROM routing_agentskill WHERE agent_id = ANY(%s)", [agent_ids])
         for agent_id, skill_id, level in cursor.fetchall():
             pool[agent_id].skills[skill_id] = level
-    for item_id, refused_by in _refused_agents(item_ids=item_ids).items():
+    for item_id, refused_by in refused.items():
         for agent_id in refused_by:
             if agent_id in pool:
                 pool[agent_id].refused.add(item_id)

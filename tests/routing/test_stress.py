@@ -116,10 +116,15 @@ def test_many_processes_never_double_assign_or_exceed_a_cap(roles):
     assert max(assignments.values()) == 1  # never assigned twice
     assert over == {}
     assert chats_during_calls == []
-    # The history and the final state agree.
+    # The history, the final state and the database's held counters agree.
     holding = WorkItem.objects.filter(state__in=["offered", "assigned"])
+    counters = {
+        pk: {rules.CHATS: chats, rules.CALLS: calls}
+        for pk, chats, calls in AgentProfile.objects.values_list("pk", "chats_held", "calls_held")
+    }
     for agent_id in capacities:
         channels_held = list(holding.filter(agent_id=agent_id).values_list("channel", flat=True))
         for group in (rules.CHATS, rules.CALLS):
             actual = sum(1 for channel in channels_held if rules.capacity_group(channel) == group)
             assert held[agent_id][group] == actual
+            assert counters[agent_id][group] == actual
