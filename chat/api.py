@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
@@ -22,6 +23,7 @@ from rest_framework.views import APIView
 
 from contactcenter.api_errors import error_response, error_responses
 from contactcenter.api_lists import LimitOffsetPagination, query
+from contactcenter.lockout import lockout_minutes
 from contactcenter.middleware import user_time_zone
 from contactcenter.throttling import LoginThrottle, VisitorThrottle
 from routing import services as routing
@@ -254,6 +256,17 @@ class TokenObtainApi(APIView):
         data = self.TokenObtainInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = authenticate(request, **data.validated_data)
+        if getattr(request, "axes_locked_out", False):  # set by django-axes' backend
+            return error_response(
+                "locked_out",
+                ngettext(
+                    "Too many failed logins: locked for %(minutes)d minute.",
+                    "Too many failed logins: locked for %(minutes)d minutes.",
+                    lockout_minutes(),
+                )
+                % {"minutes": lockout_minutes()},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
         if user is None or not user.is_active:
             return error_response("unauthorized", _("Wrong username or password."), status=status.HTTP_401_UNAUTHORIZED)
         token, _created = Token.objects.get_or_create(user=user)

@@ -6,6 +6,7 @@ relaxes what a laptop cannot provide (HTTPS, a configured secret key, allowed ho
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -94,6 +95,8 @@ INSTALLED_APPS = [
     "supervision",
     "quality",
     "webhooks",
+    # Last, as its documentation asks: it wraps authentication and the admin.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -108,6 +111,8 @@ MIDDLEWARE = [
     "contactcenter.middleware.ApiServerErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused for lock-out into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "contactcenter.urls"
@@ -138,6 +143,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+
+# Lock-out after repeated failed logins (django-axes): per username and address together,
+# so a stranger cannot lock an agent out from elsewhere, while the per-address login
+# throttle (CC_THROTTLE_LOGIN) slows guessing across many usernames. A lock lifts after
+# the cool-off time, or when an admin deletes the access attempt in the console.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CC_LOGIN_FAILURES_BEFORE_LOCKOUT", 5, minimum=1)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("CC_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "contactcenter.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Failures are kept (the admin's "access attempts"); successful logins are not logged twice.
+AXES_DISABLE_ACCESS_LOG = True
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
