@@ -13,14 +13,13 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 import orjson
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.http.request import validate_host
+from django.http.request import split_domain_port, validate_host
 from django.utils import translation
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
@@ -79,8 +78,29 @@ class RateLimiter:
 def _origin(scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"origin":
-            return value.decode("latin-1").rstrip("/")
+            return value.decode("latin-1").rstrip("/").lower()
     return None
+
+
+def _same_origin(scope) -> bool:
+    """The socket was opened by one of our own pages (cross-site WebSocket hijacking).
+
+    As Django's CSRF check does for forms: the Origin must be this very server — scheme,
+    host and port — and the host one of ALLOWED_HOSTS (a rebound DNS name is not), or an
+    origin listed in CSRF_TRUSTED_ORIGINS. A look-alike host, another port or plain http
+    beside https is another site. No Origin at all is refused too: browsers always send it."""
+    origin = _origin(scope)
+    if origin is None or origin == "null":
+        return False
+    host = ""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host = value.decode("latin-1").lower()
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    return origin == f"{scheme}://{host}" or origin in {o.lower() for o in settings.CSRF_TRUSTED_ORIGINS}
 
 
 def _scope_language(scope) -> str:
@@ -96,14 +116,6 @@ def _scope_language(scope) -> str:
         except LookupError:
             continue
     return settings.LANGUAGE_CODE
-
-
-def _same_site(origin: str | None) -> bool:
-    """The socket was opened by one of our own pages (a host in ALLOWED_HOSTS)."""
-    if origin is None:
-        return False
-    host = urlsplit(origin).hostname or ""
-    return validate_host(host, settings.ALLOWED_HOSTS)
 
 
 class FrameConsumer(AsyncWebsocketConsumer):
@@ -250,9 +262,10 @@ class CustomerConsumer(FrameConsumer):
         except ChatError:
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
+        # An app sends no Origin; a browser page must be one the widget allows, or ours.
         origin = _origin(self.scope)
-        allowed = conversation.widget.origins()
-        if origin is not None and allowed and origin not in allowed and not _same_site(origin):
+        allowed = [allowed.lower() for allowed in conversation.widget.origins()]
+        if origin is not None and allowed and origin not in allowed and not _same_origin(self.scope):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.authenticated = True
@@ -382,7 +395,7 @@ class ConversationsConsumer(FrameConsumer):
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
             # A session cookie rides along on any page's socket: only our own pages may use it.
-            if not _same_site(_origin(self.scope)):
+            if not _same_origin(self.scope):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
             await self.accept()

@@ -26,7 +26,9 @@ async def session_socket(user, path="/ws/supervisor/", origin=b"http://localhost
     client = Client()
     await sync_to_async(client.force_login)(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    communicator = WebsocketCommunicator(application, path, headers=[(b"cookie", cookie), (b"origin", origin)])
+    communicator = WebsocketCommunicator(
+        application, path, headers=[(b"cookie", cookie), (b"origin", origin), (b"host", b"localhost")]
+    )
     connected, _ = await communicator.connect()
     return communicator, connected
 
