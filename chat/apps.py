@@ -9,6 +9,8 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from routing import handlers
 
+        from . import access
         from .routing_handlers import ChatWorkItemHandler
 
         handlers.register("chat", ChatWorkItemHandler())
+        access.connect_receivers()

@@ -30,7 +30,7 @@ from routing.models import AgentProfile, WorkItem
 from routing.selectors import agent_queues, can_serve, is_supervisor
 from routing.services import RoutingError
 
-from . import handover, relay, selectors, services
+from . import access, handover, relay, selectors, services
 from .frames import assigned_frame
 from .models import Conversation, Message, Participant
 from .routing_handlers import offer_frame
@@ -389,6 +389,7 @@ class ConversationsConsumer(FrameConsumer):
         super().__init__(*args, **kwargs)
         self.seqs = SeqTracker()
         self.conversations: set[str] = set()
+        self.signed_in_with: str | None = None  # the API token's fingerprint; None: the session
 
     async def connect(self):
         self.language = _scope_language(self.scope)
@@ -399,7 +400,7 @@ class ConversationsConsumer(FrameConsumer):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
             await self.accept()
-            await self._start(user)
+            await self._signed_in(user)
             return
         await super().connect()
 
@@ -409,10 +410,25 @@ class ConversationsConsumer(FrameConsumer):
         if user is None:
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
+        self.signed_in_with = access.token_fingerprint(key)
+        await self._signed_in(user)
+
+    async def _signed_in(self, user) -> None:
+        # The access group first: a revocation during the start still reaches this socket.
+        await self.join(access.access_group(user.pk))
         await self._start(user)
 
     async def _start(self, user) -> None:
         raise NotImplementedError
+
+    async def access_revoked(self, frame: dict) -> bool:
+        """True for an `access_revoked` event (chat.access); closes the socket if it is
+        this socket's access that ended."""
+        if frame["type"] != "access_revoked":
+            return False
+        if frame.get("token") in (None, self.signed_in_with):
+            await self.close(code=CLOSE_UNAUTHORIZED)
+        return True
 
     async def _open_conversation(self, opening_frame: dict, *, after_seq: int) -> None:
         conversation_id = opening_frame["conversation_id"]
@@ -501,6 +517,8 @@ class AgentConsumer(ConversationsConsumer):
     async def realtime_event(self, message: dict) -> None:
         frame = message["event"]
         kind = frame["type"]
+        if await self.access_revoked(frame):
+            return
         if kind == "assigned":
             await self._open_conversation(frame, after_seq=self.seqs.get(frame["conversation_id"]))
             return

@@ -40,6 +40,7 @@ from .models import (
     Participant,
     TranscriptEmail,
     Widget,
+    new_token_nonce,
 )
 from .placeholders import fill
 from .prechat import validate_prechat
@@ -94,14 +95,14 @@ def customer_token_refresh(*, token: str) -> tuple[Conversation, str]:
     its stored credential, e.g. after a restore from backup)."""
     conversation = conversation_for_customer_token(token)
     conversation = Conversation.objects.select_for_update(no_key=True, of=("self",)).get(pk=conversation.pk)
-    conversation.customer_token_nonce = uuid.uuid4().hex[:24]
+    conversation.customer_token_nonce = new_token_nonce()
     conversation.save(update_fields=["customer_token_nonce"])
     return conversation, customer_token_for(conversation)
 
 
 @transaction.atomic
 def customer_token_revoke(*, conversation_id) -> None:
-    Conversation.objects.filter(pk=conversation_id).update(customer_token_nonce=uuid.uuid4().hex[:24])
+    Conversation.objects.filter(pk=conversation_id).update(customer_token_nonce=new_token_nonce())
 
 
 # --- seq --------------------------------------------------------------------------------

@@ -147,6 +147,8 @@ class SupervisorConsumer(ConversationsConsumer):
     async def realtime_event(self, message: dict) -> None:
         frame = message["event"]
         kind = frame["type"]
+        if await self.access_revoked(frame):
+            return
         if kind == "alarm":
             await self.send_frame(frame)
         if kind in RECOUNT_ON:

@@ -63,11 +63,11 @@ class ServerProcess:
                 self.process.wait()
 
 
-def start_daphne(log_dir: Path, **env: str) -> ServerProcess:
+def start_daphne(log_dir: Path, *, daphne_args: tuple[str, ...] = (), **env: str) -> ServerProcess:
     port = free_port()
     log_path = log_dir / f"daphne-{port}.log"
     process = subprocess.Popen(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "contactcenter.asgi:application"],
+        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), *daphne_args, "contactcenter.asgi:application"],
         cwd=BASE_DIR,
         env=process_env(**env),
         stdout=log_path.open("wb"),
