@@ -58,7 +58,8 @@ def widget_frame(request, widget_key: str):
     ancestors = " ".join(["'self'", *origins]) if origins else "*"
     response["Content-Security-Policy"] = (
         f"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-        f"style-src 'self'; script-src 'self'; frame-ancestors {ancestors}"
+        f"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        f"frame-ancestors {ancestors}"
     )
     response["Content-Language"] = locale
     return response

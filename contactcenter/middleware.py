@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import zoneinfo
 
+from django.conf import settings
 from django.utils import timezone
 
 
@@ -56,3 +57,16 @@ class ApiServerErrorMiddleware:
         logging.getLogger("django.request").exception("Internal Server Error: %s", request.path)
         body = {"error": "server_error", "message": _("Something went wrong on our side. Please try again.")}
         return JsonResponse(body, status=500)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Every page gets CONTENT_SECURITY_POLICY (settings): scripts only from our own files,
+    never inline, so a stored payload that slips through escaping still cannot run."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        return response

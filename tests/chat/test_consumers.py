@@ -261,7 +261,9 @@ async def test_agent_session_socket_needs_our_own_origin(agent, client):
     connected, code = await communicator.connect()
     assert not connected or (await communicator.receive_output(timeout=2))["code"] == 4403
     communicator = WebsocketCommunicator(
-        application, "/ws/agent/", headers=[(b"cookie", cookie), (b"origin", b"http://localhost"), (b"host", b"localhost")]
+        application,
+        "/ws/agent/",
+        headers=[(b"cookie", cookie), (b"origin", b"http://localhost"), (b"host", b"localhost")],
     )
     connected, _ = await communicator.connect()
     assert connected

@@ -57,7 +57,16 @@ def chromium():
 @pytest.fixture
 def page(chromium):
     context = chromium.new_context(locale="en-US")
+    # Every page runs under our Content-Security-Policy: anything it blocks is a defect.
+    violations: list[str] = []
+    context.on("console", lambda message: _csp_violation(message.text, violations))
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    assert violations == [], "the Content-Security-Policy blocked something"
+
+
+def _csp_violation(text: str, violations: list[str]) -> None:
+    if "Content Security Policy" in text:
+        violations.append(text)

@@ -20,3 +20,10 @@ def test_login_page_renders_and_a_demo_agent_logs_in(asgi_server, page):
     expect(page).to_have_url(re.compile(r"/workspace/$"))
     expect(page.get_by_role("region", name="Your queues").get_by_text("Demo support")).to_be_visible()
     expect(page.get_by_text("Aino Virtanen")).to_be_visible()
+
+
+def test_the_language_menu_switches_the_page_under_the_content_security_policy(asgi_server, page):
+    page.goto(asgi_server.url + "/accounts/login/")
+    page.get_by_label("Language").select_option("fi")
+    expect(page.locator("html")).to_have_attribute("lang", "fi")
+    expect(page.get_by_role("button", name="Kirjaudu sisään")).to_be_visible()
