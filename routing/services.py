@@ -192,18 +192,7 @@ def route(*, queue_ids: Iterable[int]) -> int:
             return 0
         pool = _candidates(agents=agents, queue_ids=queue_ids, refused=refused)
         now = timezone.now()
-        works = {
-            item.pk: rules.Work(
-                id=item.pk,
-                queue_id=item.queue_id,
-                queue_priority=item.queue.priority,
-                priority=item.priority,
-                enqueued_at=item.enqueued_at,
-                target_seconds=item.queue.service_level_target_seconds,
-                channel=item.channel,
-            )
-            for item in items
-        }
+        works = {item.pk: work_of(item) for item in items}
         placed, chosen_agents, offers = 0, {}, []
         for item in sorted(items, key=lambda item: rules.work_order_key(works[item.pk], now)):
             work = works[item.pk]
@@ -223,6 +212,19 @@ def route(*, queue_ids: Iterable[int]) -> int:
         _offer(offers, now=now)
         AgentProfile.objects.bulk_update(list(chosen_agents.values()), ["last_assigned_at"])
         return placed
+
+
+def work_of(item: WorkItem) -> rules.Work:
+    """What the rules need of a waiting item (its queue fetched with it)."""
+    return rules.Work(
+        id=item.pk,
+        queue_id=item.queue_id,
+        queue_priority=item.queue.priority,
+        priority=item.priority,
+        enqueued_at=item.enqueued_at,
+        target_seconds=item.queue.service_level_target_seconds,
+        channel=item.channel,
+    )
 
 
 def route_all() -> int:

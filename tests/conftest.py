@@ -79,3 +79,17 @@ def fresh_rate_counts():
     client = get_redis()
     for name in client.scan_iter(match=redis_key("rate", "*")):
         client.delete(name)
+
+
+@pytest.fixture
+def stand_ins():
+    """Every channel's handler records what the router told it instead of acting: for tests
+    that need work items only, not the conversations behind them."""
+    from routing import handlers
+    from routing.models import Channel
+    from tests.routing.voice_stand_in import RecordingVoice
+
+    previous = {channel: handlers.register(channel, RecordingVoice()) for channel in Channel.values}
+    yield
+    for channel, handler in previous.items():
+        handlers.register(channel, handler)

@@ -74,3 +74,9 @@ class WidgetFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"widget-{n}")
     name = factory.Sequence(lambda n: f"Widget {n}")
     queue = factory.SubFactory(QueueFactory)
+
+
+def passwordless_user(username: str):
+    """A user without a password: hashing one costs a third of a second, and some tests need
+    dozens of agents."""
+    return get_user_model().objects.create(username=username)

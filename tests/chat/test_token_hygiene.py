@@ -5,7 +5,6 @@ opens the workspace socket; a customer starts a chat, talks, rotates the token, 
 tries a made-up token. Afterwards no token appears in any address we handed out or in the
 server's log, in any spelling."""
 
-import asyncio
 import base64
 import json
 import math
@@ -18,18 +17,11 @@ import websockets
 from channels.db import database_sync_to_async as sync_to_async
 
 from chat.models import Conversation
+from tests.chat.test_two_workers import until
 from tests.factories import PASSWORD
 from tests.processes import start_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def until(ws, predicate, within=10.0):
-    async with asyncio.timeout(within):
-        while True:
-            frame = json.loads(await ws.recv())
-            if predicate(frame):
-                return frame
 
 
 def spellings(secret: str) -> set[str]:

@@ -17,12 +17,9 @@ from chat.models import Conversation
 from reports import monthly
 from reports.models import ContactRecord, MonthlyReportSent
 from reports.services import record_ended_conversations
-from routing import handlers
 from routing import services as routing
-from routing.models import AgentProfile, Channel, QueueMembership, WorkItem, WorkItemEvent
-from tests.factories import AgentProfileFactory, QueueFactory
-from tests.routing.test_held_counters import user
-from tests.routing.voice_stand_in import RecordingVoice
+from routing.models import AgentProfile, QueueMembership, WorkItem, WorkItemEvent
+from tests.factories import AgentProfileFactory, QueueFactory, passwordless_user
 from tests.smtp import SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,18 +50,13 @@ def at_once(job, *, times=BEATS) -> list:
     return results
 
 
-@pytest.fixture
-def stand_ins():
-    previous = {channel: handlers.register(channel, RecordingVoice()) for channel in Channel.values}
-    yield
-    for channel, handler in previous.items():
-        handlers.register(channel, handler)
-
-
 def test_an_expired_offer_is_taken_back_once(roles, stand_ins, settings):
     settings.CC_MISSED_OFFERS_BEFORE_NOT_READY = 99  # count the misses, keep everyone ready
     queue = QueueFactory()
-    agents = [AgentProfileFactory(user=user(f"beat-{n}"), chat_capacity=8, presence="not_ready") for n in range(6)]
+    agents = [
+        AgentProfileFactory(user=passwordless_user(f"beat-{n}"), chat_capacity=8, presence="not_ready")
+        for n in range(6)
+    ]
     for agent in agents:
         QueueMembership.objects.create(agent=agent, queue=queue)
     long_ago = timezone.now() - datetime.timedelta(minutes=5)

@@ -6,11 +6,10 @@ import random
 import threading
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
-from routing import handlers, rules
+from routing import rules
 from routing import services as routing
 from routing.models import (
     AgentProfile,
@@ -23,8 +22,7 @@ from routing.models import (
     WorkItemEvent,
 )
 from routing.selectors import candidate
-from tests.factories import AgentProfileFactory, QueueFactory, UserFactory
-from tests.routing.voice_stand_in import RecordingVoice
+from tests.factories import AgentProfileFactory, QueueFactory, UserFactory, passwordless_user
 
 
 def counted() -> dict[int, dict[str, int]]:
@@ -42,21 +40,6 @@ def counters() -> dict[int, dict[str, int]]:
         pk: {rules.CHATS: chats, rules.CALLS: calls}
         for pk, chats, calls in AgentProfile.objects.values_list("pk", "chats_held", "calls_held")
     }
-
-
-def user(username: str):
-    """A user without a password: hashing one costs a third of a second, and these tests
-    need dozens of agents."""
-    return get_user_model().objects.create(username=username)
-
-
-@pytest.fixture
-def stand_ins():
-    """Every channel's handler recorded, not acted on: these tests need work items only."""
-    previous = {channel: handlers.register(channel, RecordingVoice()) for channel in Channel.values}
-    yield
-    for channel, handler in previous.items():
-        handlers.register(channel, handler)
 
 
 @pytest.mark.django_db
@@ -140,17 +123,7 @@ def reference_route(queue_ids: list[int]) -> dict[int, int]:
     required = {}
     for queue_id, skill_id, level in QueueSkill.objects.values_list("queue_id", "skill_id", "min_level"):
         required.setdefault(queue_id, {})[skill_id] = level
-    works = {
-        item.pk: rules.Work(
-            id=item.pk,
-            queue_id=item.queue_id,
-            queue_priority=item.queue.priority,
-            priority=item.priority,
-            enqueued_at=item.enqueued_at,
-            target_seconds=item.queue.service_level_target_seconds,
-        )
-        for item in items
-    }
+    works = {item.pk: routing.work_of(item) for item in items}
     chosen = {}
     for work in sorted(works.values(), key=lambda work: rules.work_order_key(work, now)):
         best = rules.best_agent(pool, work, required.get(work.queue_id, {}))
@@ -174,7 +147,7 @@ def test_the_router_picks_as_if_it_had_read_every_ready_agent(roles, stand_ins, 
     moments = [None, now - datetime.timedelta(minutes=5), now - datetime.timedelta(minutes=1)]
     for n in range(40):
         agent = AgentProfileFactory(
-            user=user(f"held-{seed}-{n}"),
+            user=passwordless_user(f"held-{seed}-{n}"),
             chat_capacity=rng.randint(1, 4),
             presence=rng.choice(["ready"] * 5 + ["not_ready"]),
             last_assigned_at=rng.choice(moments),
@@ -239,7 +212,9 @@ def test_a_route_locks_only_the_agents_it_may_need(roles, stand_ins):
     """Two routers of one busy queue used to take turns, each locking every ready agent."""
     queue = QueueFactory()
     for n in range(60):
-        QueueMembership.objects.create(agent=AgentProfileFactory(user=user(f"many-{n}"), presence="ready"), queue=queue)
+        QueueMembership.objects.create(
+            agent=AgentProfileFactory(user=passwordless_user(f"many-{n}"), presence="ready"), queue=queue
+        )
     for n in range(3):
         WorkItem.objects.create(channel="chat", reference=f"one-{n}", queue=queue, enqueued_at=timezone.now())
     with transaction.atomic():
