@@ -1,7 +1,11 @@
 """Staff sockets end when their access does: a deactivated or deleted user, a changed
 password, a removed role, a deleted API token. Each staff socket joins its user's access
 group; these receivers tell the group after commit, and the sockets close with 4401 within
-the time a realtime event takes (tests/chat/test_access.py)."""
+the time a realtime event takes (tests/chat/test_access.py).
+
+Signals, which STYLE.md otherwise avoids, because these writes happen in code we do not own:
+Django's user admin and password forms, `changepassword`, DRF's token admin. A service of
+ours would miss every one of them. The receivers only publish, after commit."""
 
 from __future__ import annotations
 

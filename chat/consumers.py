@@ -264,7 +264,7 @@ class CustomerConsumer(FrameConsumer):
             return
         # An app sends no Origin; a browser page must be one the widget allows, or ours.
         origin = _origin(self.scope)
-        allowed = [allowed.lower() for allowed in conversation.widget.origins()]
+        allowed = conversation.widget.origins()
         if origin is not None and allowed and origin not in allowed and not _same_origin(self.scope):
             await self.close(code=CLOSE_FORBIDDEN)
             return

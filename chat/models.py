@@ -78,7 +78,8 @@ class Widget(models.Model):
         return f"{self.name} ({self.key})"
 
     def origins(self) -> list[str]:
-        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+        # Browsers send an Origin in lower case: compare with the list in lower case too.
+        return [line.strip().rstrip("/").lower() for line in self.allowed_origins.splitlines() if line.strip()]
 
 
 class PrechatField(models.Model):

@@ -8,6 +8,7 @@ server's log, in any spelling."""
 import base64
 import json
 import math
+import string
 import urllib.parse
 import uuid
 
@@ -16,6 +17,7 @@ import pytest
 import websockets
 from channels.db import database_sync_to_async as sync_to_async
 
+from chat import services
 from chat.models import Conversation
 from tests.chat.test_two_workers import until
 from tests.factories import PASSWORD
@@ -90,3 +92,22 @@ async def test_no_token_reaches_an_address_or_a_log(server, widget, agent):
     assert entropy_bits(16, len(api_token)) >= 160
     conversation = await sync_to_async(Conversation.objects.get)(pk=started["conversation_id"])
     assert entropy_bits(64, len(conversation.customer_token_nonce)) >= 128
+
+
+def test_a_rotated_customer_token_keeps_its_144_random_bits(widget):
+    """A refresh or a revocation draws the nonce the start drew: 24 characters of the whole
+    URL-safe base64 alphabet. (They once drew 24 hex digits: 96 bits.)"""
+    conversation, token = services.conversation_start(widget=widget, prechat={})
+    nonces = []
+    for _ in range(4):
+        conversation, token = services.customer_token_refresh(token=token)
+        nonces.append(conversation.customer_token_nonce)
+    services.customer_token_revoke(conversation_id=conversation.pk)
+    conversation.refresh_from_db()
+    nonces.append(conversation.customer_token_nonce)
+    assert all(len(nonce) == 24 for nonce in nonces)
+    assert len(set(nonces)) == len(nonces)
+    # Hex digits are 16 of the 64 characters: a 24-character nonce of hex digits alone is a
+    # chance of (1/4) ** 24 (about 4e-15), and a hex nonce always is one.
+    assert all(set(nonce) - set(string.hexdigits.lower()) for nonce in nonces)
+    assert entropy_bits(64, 24) >= 128
