@@ -25,12 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import psycopg
-from channels.layers import get_channel_layer
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contactcenter.redis_client import get_redis
+from contactcenter.realtime import send_stored
 from webhooks import services as webhooks
 from webhooks.models import Event
 
@@ -152,18 +151,15 @@ class _Writer:
                 await self.written.put((batch, outcomes))
 
     async def _publish_loop(self) -> None:
-        layer = get_channel_layer()
         while True:
             batch, outcomes = await self.written.get()
             for _post, (outcome, frame) in zip(batch, outcomes, strict=True):
                 if outcome == CREATED:
                     try:
-                        await layer.group_send(
-                            services.conv_group(frame["conversation_id"]), {"type": "realtime.event", "event": frame}
-                        )
-                    except Exception:
-                        # Stored is what counts: the others get it on their next resume.
-                        logger.exception("publishing message %s failed", frame["id"])
+                        await send_stored(services.conv_group(frame["conversation_id"]), frame)
+                    except Exception as error:
+                        # Stored is what counts: kept and sent again once Redis is back.
+                        logger.warning("publishing message %s failed: %s", frame["id"], error)
             for post, (outcome, _frame) in zip(batch, outcomes, strict=True):
                 if not post.future.done():
                     post.future.set_result(outcome)
@@ -364,12 +360,11 @@ def _push_to_away_customers(agent_frames: list[dict], conversations: dict) -> No
         return
     ids = sorted({frame["conversation_id"] for frame in agent_frames})
     stale_before = timezone.now() - datetime.timedelta(seconds=services.CUSTOMER_STALE_SECONDS)
-    sockets = get_redis().mget([services.sockets_key(pk) for pk in ids])
     away = []
-    for pk, count in zip(ids, sockets, strict=True):
+    for pk, count in zip(ids, services.customer_sockets(ids), strict=True):
         conversation = conversations[uuid.UUID(pk)]
         seen = timezone.now() if Message.Role.CUSTOMER in conversation["posted_by"] else conversation["seen_at"]
-        if seen is None or seen < stale_before or int(count or 0) <= 0:
+        if seen is None or seen < stale_before or count <= 0:
             away.append(pk)
     if not away:
         return

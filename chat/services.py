@@ -11,14 +11,16 @@ import logging
 import urllib.parse
 import uuid
 
+from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from contactcenter.realtime import publish_now, publish_on_commit
 from contactcenter.redis_client import get_redis
@@ -192,7 +194,19 @@ def customer_away(*, conversation: Conversation) -> bool:
     seen = conversation.customer_seen_at
     if seen is None or seen < timezone.now() - datetime.timedelta(seconds=CUSTOMER_STALE_SECONDS):
         return True
-    return int(get_redis().get(sockets_key(conversation.pk)) or 0) <= 0
+    return customer_sockets([conversation.pk])[0] <= 0
+
+
+def customer_sockets(conversation_ids: list) -> list[int]:
+    """The customer's open chat windows per conversation. Without Redis none is known to be
+    open, so the customer counts as away: a message is stored and pushed, never refused
+    because the count is out of reach."""
+    try:
+        counts = get_redis().mget([sockets_key(pk) for pk in conversation_ids])
+    except RedisError as error:
+        logger.warning("customer socket counts unavailable (%s); counting the customers as away", error)
+        return [0] * len(conversation_ids)
+    return [int(count or 0) for count in counts]
 
 
 def push_customer(conversation: Conversation, frame: dict) -> None:
@@ -673,26 +687,54 @@ def transcript_request(*, conversation_id, email) -> TranscriptEmail:
     return request
 
 
+class TranscriptBusy(Exception):
+    """Another worker holds this transcript right now."""
+
+
 def transcript_send(*, transcript_email_id: int) -> bool:
-    """Send one requested transcript; claimed with an update so two workers never both send."""
-    claimed = TranscriptEmail.objects.filter(pk=transcript_email_id, sent_at__isnull=True).update(
-        sent_at=timezone.now()
-    )
-    if claimed != 1:
-        return False
-    request = TranscriptEmail.objects.select_related("conversation__widget").get(pk=transcript_email_id)
-    conversation = request.conversation
-    with translation.override(conversation.locale):
-        subject = _("Your chat with %(name)s") % {"name": conversation.widget.title or conversation.widget.name}
-        context = {"conversation": conversation, "lines": selectors.transcript_lines(conversation_id=conversation.pk)}
-        body = render_to_string("chat/transcript_email.txt", context)
-        html = render_to_string("chat/transcript_email.html", context)
-    try:
-        send_mail(subject, body, None, [request.email], html_message=html)
-    except Exception:
-        TranscriptEmail.objects.filter(pk=transcript_email_id).update(sent_at=None)  # retried by the task
-        raise
+    """Send one requested transcript, once.
+
+    The request row stays locked while the mail goes out and is marked sent in the same
+    transaction. A worker killed mid-send leaves nothing marked: its transaction rolls back and
+    the redelivered task (acks late) sends the mail. A second worker skips the locked row.
+    Only a death between the SMTP server's 250 and our commit can send twice; the Message-ID
+    is the same each time, so the receiving side can tell. A row locked by another worker
+    raises TranscriptBusy: the task looks again later, when the other has sent it or died
+    (a killed worker's transaction ends when PostgreSQL sees its connection close).
+    """
+    with transaction.atomic():
+        request = (
+            TranscriptEmail.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            .select_related("conversation__widget")
+            .filter(pk=transcript_email_id, sent_at__isnull=True)
+            .first()
+        )
+        if request is None:
+            if TranscriptEmail.objects.filter(pk=transcript_email_id, sent_at__isnull=True).exists():
+                raise TranscriptBusy(transcript_email_id)
+            return False
+        conversation = request.conversation
+        with translation.override(conversation.locale):
+            subject = _("Your chat with %(name)s") % {"name": conversation.widget.title or conversation.widget.name}
+            context = {
+                "conversation": conversation,
+                "lines": selectors.transcript_lines(conversation_id=conversation.pk),
+            }
+            body = render_to_string("chat/transcript_email.txt", context)
+            html = render_to_string("chat/transcript_email.html", context)
+        message = EmailMultiAlternatives(
+            subject, body, to=[request.email], headers={"Message-ID": _transcript_message_id(request)}
+        )
+        message.attach_alternative(html, "text/html")
+        message.send()
+        request.sent_at = timezone.now()
+        request.save(update_fields=["sent_at"])
     return True
+
+
+def _transcript_message_id(request: TranscriptEmail) -> str:
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("> ") or "localhost"
+    return f"<transcript-{request.pk}.{request.conversation_id}@{domain}>"
 
 
 # --- offline messages (W3) --------------------------------------------------------------

@@ -5,7 +5,7 @@ from celery import shared_task
 from . import services, timers
 
 
-@shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(ignore_result=True, autoretry_for=(OSError, services.TranscriptBusy), retry_backoff=True, max_retries=5)
 def send_transcript(transcript_email_id: int) -> bool:
     return services.transcript_send(transcript_email_id=transcript_email_id)
 

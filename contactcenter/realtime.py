@@ -11,12 +11,20 @@ connection) until a busy loop gets round to it. Elsewhere (Celery, timers, scrip
 hand them the same way to one event loop per process run by a background thread, so every
 publish reuses the same Redis connections instead of building a loop and a connection per
 call; a process that exits first sends what it handed over (up to PUBLISH_TIMEOUT_SECONDS).
+
+A stored frame (one with a `seq`) that cannot be published because Redis is away is kept and
+sent again once Redis is back (`send_stored`). A resume would repair the gap too, but only
+when the socket drops or the next frame of that chat shows it; a quiet chat would otherwise
+not see a message stored during the outage. Consumers drop a seq they have already shown,
+so a late copy is harmless. Other events (typing, presence, waiting lists) are not kept:
+late they would be wrong.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import contextlib
 import logging
 import os
@@ -69,9 +77,62 @@ def publish_many(items: list[tuple[str, dict]]) -> None:
 
 
 async def _send_all(items: list[tuple[str, dict]]) -> None:
-    layer = get_channel_layer()
     for group, event in items:
-        await layer.group_send(group, {"type": "realtime.event", "event": event})
+        await send_stored(group, event)
+
+
+# Frames kept while Redis is away, per event loop; beyond the bound the oldest go (they are
+# stored: a resume brings them).
+BACKLOG_MAX = 50_000
+BACKLOG_RETRY_SECONDS = 0.5
+
+
+class _Backlog:
+    def __init__(self) -> None:
+        self.items: collections.deque[tuple[str, dict]] = collections.deque(maxlen=BACKLOG_MAX)
+        self.retrying: asyncio.Task | None = None
+
+    def keep(self, group: str, event: dict) -> None:
+        if len(self.items) == BACKLOG_MAX:
+            logger.warning("the realtime backlog is full; the oldest frame is left to resumes")
+        self.items.append((group, event))
+        if self.retrying is None or self.retrying.done():
+            self.retrying = asyncio.get_running_loop().create_task(self._retry())
+
+    async def _retry(self) -> None:
+        layer = get_channel_layer()
+        while self.items:
+            await asyncio.sleep(BACKLOG_RETRY_SECONDS)
+            try:
+                while self.items:
+                    group, event = self.items[0]
+                    await layer.group_send(group, {"type": "realtime.event", "event": event})
+                    self.items.popleft()
+            except Exception as error:  # Redis still away; try again later
+                logger.debug("realtime backlog of %d: %s", len(self.items), error)
+        logger.info("the realtime backlog is sent")
+
+
+_backlogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Backlog] = weakref.WeakKeyDictionary()
+
+
+def _backlog() -> _Backlog:
+    loop = asyncio.get_running_loop()
+    backlog = _backlogs.get(loop)
+    if backlog is None:
+        backlog = _backlogs[loop] = _Backlog()
+    return backlog
+
+
+async def send_stored(group: str, event: dict) -> None:
+    """group_send; a stored frame that fails is kept and sent once Redis is back. Raises
+    what group_send raised, for the caller to log."""
+    try:
+        await get_channel_layer().group_send(group, {"type": "realtime.event", "event": event})
+    except Exception:
+        if "seq" in event:
+            _backlog().keep(group, event)
+        raise
 
 
 _outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue] = weakref.WeakKeyDictionary()

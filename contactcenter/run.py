@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from .embedded import BASE_DIR, EmbeddedServices, ServiceError, ensure_services
@@ -79,22 +80,22 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
 ASGI_SERVERS = ("uvicorn", "daphne")
 
 
-def asgi_command(host: str, port: int) -> tuple[str, list[str]]:
+def asgi_command(host: str, port: int, env: Mapping[str, str] = os.environ) -> tuple[str, list[str]]:
     """The ASGI server and its command line, from CC_ASGI_SERVER and CC_ASGI_WORKERS.
 
     uvicorn (the default) runs several worker processes on one port, by default one per core
     up to 4; daphne runs one process. docs/performance.md has the figures behind the defaults.
     """
-    server = os.environ.get("CC_ASGI_SERVER", "uvicorn")
+    server = env.get("CC_ASGI_SERVER", "uvicorn")
     if server not in ASGI_SERVERS:
         raise ValueError(f"CC_ASGI_SERVER={server!r}: choose one of {', '.join(ASGI_SERVERS)}")
-    raw_workers = os.environ.get("CC_ASGI_WORKERS", str(min(os.cpu_count() or 1, 4)))
+    raw_workers = env.get("CC_ASGI_WORKERS", str(min(os.cpu_count() or 1, 4)))
     if not raw_workers.isdigit() or not 1 <= int(raw_workers) <= 64:
         raise ValueError(f"CC_ASGI_WORKERS={raw_workers!r}: a number of processes from 1 to 64")
     workers = int(raw_workers)
     app = "contactcenter.asgi:application"
     if server == "daphne":
-        if workers != 1 and "CC_ASGI_WORKERS" in os.environ:
+        if workers != 1 and "CC_ASGI_WORKERS" in env:
             raise ValueError("daphne runs one process; use CC_ASGI_SERVER=uvicorn for CC_ASGI_WORKERS > 1")
         return "daphne", [str(BIN / "daphne"), "-b", host, "-p", str(port), app]
     return "uvicorn", [

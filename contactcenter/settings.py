@@ -297,6 +297,9 @@ def _email_settings(url: str) -> dict:
 
 
 DEFAULT_FROM_EMAIL = "contact-center@localhost"
+# A mail server that stops answering must not hold a Celery worker for ever: the send fails
+# and the task tries again (transcripts, reports, webhooks' mails).
+EMAIL_TIMEOUT = env_int("CC_EMAIL_TIMEOUT_SECONDS", 30, minimum=1)
 globals().update(_email_settings(env_str("EMAIL_URL", "console://" if DEMO_MODE else "smtp://localhost:25")))
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import warnings
+
 import pytest
 from django.apps import apps
 
@@ -93,3 +97,32 @@ def stand_ins():
     yield
     for channel, handler in previous.items():
         handlers.register(channel, handler)
+
+
+def pytest_collection_modifyitems(items):
+    # First set up, so last torn down: after every other fixture of an async test.
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "obj", None)) and "leftover_tasks_ended" not in item.fixturenames:
+            item.fixturenames.insert(0, "leftover_tasks_ended")
+
+
+@pytest.fixture
+async def leftover_tasks_ended():
+    """End the tasks an async test leaves behind (consumers, channel-layer receivers, the
+    publishers) while its loop still runs. The loop's own close cancels each task once and
+    waits for ever; a task that swallows that one cancel (a cleanup that awaits Redis inside
+    `except CancelledError`) hung a whole CI run. Here a task is cancelled again until it ends."""
+    yield
+    current = asyncio.current_task()
+    stubborn = []
+    for attempt in range(20):
+        pending = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.5)
+        if attempt == 1:
+            stubborn = [task for task in pending if not task.done()]
+    if stubborn:
+        warnings.warn(f"tasks needed more than one cancel: {[t.get_coro() for t in stubborn]}", stacklevel=1)

@@ -1,4 +1,4 @@
-"""Real server processes for tests: daphne and Celery workers on the test database."""
+"""Real server processes for tests: daphne, uvicorn, Redis and Celery workers on the test database."""
 
 from __future__ import annotations
 
@@ -73,25 +73,85 @@ def start_daphne(log_dir: Path, *, daphne_args: tuple[str, ...] = (), **env: str
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    server = ServerProcess(process=process, url=f"http://127.0.0.1:{port}", log_path=log_path)
+    return _wait_healthy(ServerProcess(process=process, url=f"http://127.0.0.1:{port}", log_path=log_path), "daphne")
+
+
+def _wait_healthy(server: ServerProcess, name: str) -> ServerProcess:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited: {server.log()[-2000:]}")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {server.log()[-2000:]}")
         try:
             with urllib.request.urlopen(server.url + "/healthz", timeout=2):
                 return server
         except OSError:
             time.sleep(0.1)
     server.stop()
-    raise RuntimeError(f"daphne did not answer within 30 s: {server.log()[-2000:]}")
+    raise RuntimeError(f"{name} did not answer within 30 s: {server.log()[-2000:]}")
 
 
-def start_celery_worker(log_dir: Path, **env: str) -> ServerProcess:
-    log_path = log_dir / "celery-worker.log"
+def start_uvicorn(log_dir: Path, *, workers: int, **env: str) -> ServerProcess:
+    """uvicorn as `make run` starts it: `workers` processes on one port, restarted when one dies."""
+    from contactcenter.run import asgi_command
+
+    port = free_port()
+    log_path = log_dir / f"uvicorn-{port}.log"
+    environment = process_env(CC_ASGI_SERVER="uvicorn", CC_ASGI_WORKERS=str(workers), **env)
+    _, command = asgi_command("127.0.0.1", port, environment)
     process = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "contactcenter", "worker", "-l", "INFO", "--pool", "solo", "--without-mingle",
-         "--without-gossip", "-n", f"test-{os.getpid()}@%h"],
+        command, cwd=BASE_DIR, env=environment, stdout=log_path.open("wb"), stderr=subprocess.STDOUT
+    )
+    return _wait_healthy(ServerProcess(process=process, url=f"http://127.0.0.1:{port}", log_path=log_path), "uvicorn")
+
+
+class RedisServer:
+    """A Redis of the test's own, so that it can be stopped and started again."""
+
+    def __init__(self, log_dir: Path):
+        self.port = free_port()
+        self.log_path = log_dir / f"redis-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--logfile", str(self.log_path)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start: {self.log_path.read_text(errors='replace')[-2000:]}")
+
+    def crash(self) -> None:
+        """kill -9: the data and every connection go, as when the host or the process dies."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        self.crash()
+
+
+def start_celery_worker(log_dir: Path, *, prefork: bool = False, **env: str) -> ServerProcess:
+    """A Celery worker on the test database: solo (one process), or prefork with one child, as
+    `make run` runs it, where the main process notices a child that dies mid-task."""
+    log_path = log_dir / f"celery-worker-{free_port()}.log"
+    pool = ["--pool", "prefork", "--concurrency", "1"] if prefork else ["--pool", "solo"]
+    process = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "contactcenter", "worker", "-l", "INFO", *pool, "--without-mingle",
+         "--without-gossip", "-n", f"test-{os.getpid()}-{free_port()}@%h"],
         cwd=BASE_DIR,
         env=process_env(**env),
         stdout=log_path.open("wb"),

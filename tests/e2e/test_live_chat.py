@@ -10,7 +10,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from chat.models import Conversation, Message
-from tests.e2e.netproxy import CuttableProxy
+from tests.netproxy import CuttableProxy
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,207 @@
+"""Chats under faults (issue 10): an ASGI worker killed, Redis restarted, PostgreSQL cut off.
+
+The system runs as `make run` runs it: uvicorn with two worker processes, here with a Redis of
+the test's own (so that it can be restarted) and PostgreSQL behind a TCP proxy (so that it can
+be cut off: every connection reset, new ones refused, as in a restart). 200 chats talk at one
+message per second each while the fault happens. CI runs the short form; `CC_FAULTS=long`
+(bench/faults.py) runs each fault under a longer load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import psutil
+import pytest
+from channels.db import database_sync_to_async as sync_to_async  # closes its DB connections
+from rest_framework.authtoken.models import Token
+
+from tests import processes
+from tests.factories import AgentProfileFactory, QueueMembershipFactory
+from tests.faults.chats import ChatLoad, Verdict, duplicate_client_ids, stored_history, unseen, verdict
+from tests.netproxy import CuttableProxy
+from tests.processes import RedisServer, ServerProcess, start_uvicorn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LONG = os.environ.get("CC_FAULTS") == "long"
+CHATS = 200
+RATE_PER_CHAT = 1.0  # messages per second, the two sides together
+AGENTS, CAPACITY = 25, 8
+BEFORE_SECONDS = 20 if LONG else 5  # of load before the fault
+AFTER_SECONDS = 40 if LONG else 8  # of load after recovery
+SETTLE_SECONDS = 30
+
+
+@dataclass
+class Rig:
+    server: ServerProcess
+    redis: RedisServer
+    database: CuttableProxy
+    load: ChatLoad
+
+    def worker_pids(self) -> list[int]:
+        master = psutil.Process(self.server.process.pid)
+        return sorted(
+            child.pid for child in master.children() if "spawn_main" in " ".join(child.cmdline())
+        )  # not the resource tracker
+
+    def busiest_worker(self) -> int:
+        port = urlsplit(self.server.url).port
+
+        def sockets(pid: int) -> int:
+            connections = psutil.Process(pid).net_connections(kind="tcp")
+            return sum(1 for c in connections if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+
+        return max(self.worker_pids(), key=sockets)
+
+
+@pytest.fixture
+def rig(tmp_path, roles, queue, widget):
+    queue.assignment_mode = "direct"
+    queue.save(update_fields=["assignment_mode"])
+    tokens = []
+    for number in range(AGENTS):
+        agent = AgentProfileFactory(chat_capacity=CAPACITY, user__username=f"fault-agent-{number}")
+        QueueMembershipFactory(agent=agent, queue=queue)
+        tokens.append(Token.objects.create(user=agent.user).key)
+
+    redis = RedisServer(tmp_path)
+    database_url = urlsplit(processes.test_database_url())
+    database = CuttableProxy(target_port=database_url.port or 5432)
+    proxied = database_url._replace(netloc=f"{database_url.username}@127.0.0.1:{database.port}").geturl()
+    server = start_uvicorn(
+        tmp_path,
+        workers=2,
+        DATABASE_URL=proxied,
+        REDIS_URL=redis.url,
+        CC_THROTTLE_CUSTOMER="1000000/minute",
+        LOG_LEVEL="WARNING",
+    )
+    load = ChatLoad(server.url, widget.key, tokens, chats=CHATS, rate_per_chat=RATE_PER_CHAT)
+    yield Rig(server=server, redis=redis, database=database, load=load)
+    server.stop()
+    redis.stop()
+    database.close()
+
+
+async def converge(load: ChatLoad, since: float, within: float = SETTLE_SECONDS) -> float | None:
+    """Seconds from `since` until every client is connected, every message sent by then is
+    acknowledged or refused, and every frame stored by then has reached both participants;
+    None if not within `within`."""
+    ids = [chat.conversation_id for chat in load.chats]
+    history = await sync_to_async(stored_history)(ids)
+    waiting = [(view, client_id) for _, _, view in load.views() for client_id in view.pending]
+    while True:
+        if (
+            all(client.connected.is_set() for client in load.clients())
+            and not any(client_id in view.pending for view, client_id in waiting)
+            and unseen(load, history) == 0
+        ):
+            return time.monotonic() - since
+        if time.monotonic() - since > within:
+            return None
+        await asyncio.sleep(0.2)
+
+
+@dataclass
+class Outcome:
+    result: Verdict
+    recovered: float | None  # seconds from recovery until every client had converged
+    settled: float | None  # seconds from the end of the load until the same
+    gaps: int
+
+
+async def under_load(rig: Rig, name: str, fault: Callable[[], Awaitable[None]]) -> Outcome:
+    """Chats talk; `fault` breaks something and returns once it is mended. The talk stops
+    at that moment, so convergence owes nothing to new messages; it then resumes for a while
+    before the judgement."""
+    load = rig.load
+    await load.start()
+    load.talk()
+    await asyncio.sleep(BEFORE_SECONDS)
+    await fault()
+    await load.quiet()
+    recovered = await converge(load, time.monotonic())
+    load.talk()
+    await asyncio.sleep(AFTER_SECONDS)
+    await load.quiet()
+    settled = await converge(load, time.monotonic())
+    ids = [chat.conversation_id for chat in load.chats]
+    history = await sync_to_async(stored_history)(ids)
+    result = verdict(load, history, await sync_to_async(duplicate_client_ids)(ids))
+    gaps = await sync_to_async(stored_gaps)(ids)
+    await load.stop()
+    # bench/faults.py collects these lines from the long form.
+    print(f"FAULT {name}: {result.line()}, converged {_seconds(recovered)} after recovery", flush=True)  # noqa: T201
+    return Outcome(result=result, recovered=recovered, settled=settled, gaps=gaps)
+
+
+def _seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.2f} s"
+
+
+def stored_gaps(conversation_ids: list[str]) -> int:
+    """Conversations whose stored seqs are not exactly 1..last_seq: a half-written send."""
+    from chat.models import Conversation
+
+    history = stored_history(conversation_ids)
+    rows = Conversation.objects.filter(pk__in=conversation_ids).values_list("pk", "last_seq")
+    last = {str(pk): seq for pk, seq in rows}
+    return sum(1 for cid, frames in history.items() if sorted(frames) != list(range(1, last[cid] + 1)))
+
+
+def assert_whole(outcome: Outcome) -> None:
+    assert outcome.result.clean, outcome.result.line()
+    assert outcome.gaps == 0
+    assert outcome.recovered is not None, "some client never converged after recovery"
+    assert outcome.settled is not None
+
+
+async def test_an_asgi_worker_killed_mid_load_loses_and_duplicates_nothing(rig):
+    victims = []
+
+    async def kill_a_worker():
+        victim = psutil.Process(rig.busiest_worker())
+        victims.append(victim.pid)
+        victim.send_signal(signal.SIGKILL)
+        psutil.wait_procs([victim], timeout=5)
+
+    outcome = await under_load(rig, "kill -9 of one of two ASGI workers", kill_a_worker)
+    assert_whole(outcome)
+    assert outcome.result.drops >= 10, "the killed worker held too few of the sockets to prove anything"
+    assert len(rig.worker_pids()) == 2  # uvicorn started another
+    assert victims[0] not in rig.worker_pids()
+
+
+async def test_a_redis_restart_refuses_or_stores_every_send_and_clients_converge(rig):
+    workers = rig.worker_pids()
+
+    async def restart_redis():
+        rig.redis.crash()
+        await asyncio.sleep(10)
+        rig.redis.start()
+
+    outcome = await under_load(rig, "Redis down 10 s", restart_redis)
+    assert_whole(outcome)
+    assert outcome.recovered <= 10
+    assert rig.worker_pids() == workers  # recovered without a restart
+
+
+async def test_a_postgresql_outage_fails_sends_cleanly_and_the_service_recovers(rig):
+    workers = rig.worker_pids()
+
+    async def cut_postgresql_off():
+        rig.database.cut()
+        await asyncio.sleep(3)
+        rig.database.restore()
+
+    outcome = await under_load(rig, "PostgreSQL cut off 3 s", cut_postgresql_off)
+    assert_whole(outcome)
+    assert rig.worker_pids() == workers  # recovered without a restart
