@@ -123,7 +123,7 @@
       if (e.code === 4401 || e.code === 4403) { state.token = null; save(); boot(); return; }
       if (state.ended) { return; }
       setStatus(T.offline);
-      state.retry = Math.min(state.retry + 1, 6);
+      state.retry = Math.min(state.retry + 1, 4);  // 0.5, 1, 2, 4 s, then every 4 s
       setTimeout(connect, 500 * Math.pow(2, state.retry - 1) + Math.random() * 300);
     };
   }

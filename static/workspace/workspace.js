@@ -5,7 +5,7 @@
   var T = JSON.parse(document.getElementById("cc-texts").textContent);
   var $ = function (id) { return document.getElementById(id); };
   var lang = document.documentElement.lang || "en";
-  var S = { ws: null, retry: 0, convs: {}, current: null, waiting: {}, totals: {}, offers: {}, peek: null, typingSent: 0, typingTimer: null };
+  var S = { ws: null, retry: 0, unsent: {}, convs: {}, current: null, waiting: {}, totals: {}, offers: {}, peek: null, typingSent: 0, typingTimer: null };
 
   var fmt = CCText.fmt, uuid4 = CCText.uuid4, appendLinkified = CCText.appendLinkified;
   function el(tag, cls, text) { var e = document.createElement(tag); if (cls) { e.className = cls; } if (text !== undefined) { e.textContent = text; } return e; }
@@ -24,17 +24,23 @@
     $("connection").textContent = T.connecting;
     var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent/");
     S.ws = ws;
-    ws.onopen = function () { S.retry = 0; $("connection").textContent = T.connected; };
+    ws.onopen = function () {
+      S.retry = 0; $("connection").textContent = T.connected;
+      // What was written while the socket was down or not yet acknowledged: the same client_id, stored once.
+      Object.keys(S.unsent).forEach(function (id) { ws.send(JSON.stringify(S.unsent[id])); });
+    };
     ws.onmessage = function (e) { var f; try { f = JSON.parse(e.data); } catch (err) { return; } onFrame(f); };
     ws.onclose = function (e) {
       if (S.ws !== ws) { return; }
       S.ws = null; $("connection").textContent = T.disconnected;
       if (e.code === 4401 || e.code === 4403) { location.href = "/accounts/login/?next=/workspace/"; return; }
-      S.retry = Math.min(S.retry + 1, 6);
+      S.retry = Math.min(S.retry + 1, 4);  // 0.5, 1, 2, 4 s, then every 4 s
       setTimeout(connect, 500 * Math.pow(2, S.retry - 1) + Math.random() * 300);
     };
   }
   function send(frame) { if (S.ws && S.ws.readyState === 1) { S.ws.send(JSON.stringify(frame)); return true; } return false; }
+  // A frame with a client_id is kept until its echo or its error comes back, and sent again on reconnect.
+  function sendOnce(frame) { S.unsent[frame.client_id] = frame; send(frame); }
 
   function onFrame(f) {
     switch (f.type) {
@@ -64,6 +70,7 @@
     $("presence-notice").hidden = !notice;
   }
   function showError(f) {
+    if (f.client_id) { delete S.unsent[f.client_id]; }
     var pending = f.client_id && document.querySelector('[data-client-id="' + f.client_id + '"]');
     if (pending) { pending.classList.add("failed"); pending.querySelector(".state").textContent = fmt(T.error, { message: f.message }); return; }
     $("connection").textContent = fmt(T.error, { message: f.message });
@@ -162,6 +169,7 @@
     if (!f.internal) { c.lastSeq = Math.max(c.lastSeq, f.seq); }
     c.items.push(f);
     if (f.type === "message" && f.author.role === "agent" && f.client_id) {
+      delete S.unsent[f.client_id];
       var pending = document.querySelector('[data-client-id="' + f.client_id + '"]');
       if (pending) { pending.remove(); }
     }
@@ -299,7 +307,7 @@
     var li = el("li", "line agent sending" + (note ? " internal" : "")); li.dataset.clientId = id;
     var body = el("span", "text"); appendLinkified(body, text); li.appendChild(body); li.appendChild(el("span", "state", "…"));
     $("log").appendChild(li); $("log").scrollTop = $("log").scrollHeight;
-    send({ type: note ? "note" : "message", conversation_id: S.current, client_id: id, text: text });
+    sendOnce({ type: note ? "note" : "message", conversation_id: S.current, client_id: id, text: text });
     send({ type: "typing", conversation_id: S.current, active: false }); S.typingSent = 0;
     $("text").value = ""; $("as-note").checked = false; noteMode();
   });
@@ -378,7 +386,7 @@
   $("link-send").addEventListener("click", function () {
     var url = $("link-url").value.trim(), text = $("link-text").value.trim();
     if (!url || !S.current) { return; }
-    send({ type: "link", conversation_id: S.current, client_id: uuid4(), url: url, text: text || url });
+    sendOnce({ type: "link", conversation_id: S.current, client_id: uuid4(), url: url, text: text || url });
     $("link-url").value = ""; $("link-text").value = ""; $("link-form").hidden = true;
     $("link-open").setAttribute("aria-expanded", "false");
   });

@@ -42,12 +42,13 @@ def host_site(tmp_path):
 def test_customer_and_agent_chat_through_drops_to_the_end(asgi_server, chromium, host_site):
     call_command("load_demo")
     proxy = CuttableProxy(target_port=int(asgi_server.url.rsplit(":", 1)[1]))
+    agent_proxy = CuttableProxy(target_port=int(asgi_server.url.rsplit(":", 1)[1]))
     customer_context = chromium.new_context(locale="en-US")
     agent_context = chromium.new_context(locale="en-US")
     try:
         agent = agent_context.new_page()
         agent.set_default_timeout(15_000)
-        agent.goto(asgi_server.url + "/accounts/login/")
+        agent.goto(agent_proxy.url + "/accounts/login/")
         agent.get_by_label("Username").fill("agent1")
         agent.get_by_label("Password").fill("demo")
         agent.get_by_role("button", name="Log in").click()
@@ -106,6 +107,18 @@ def test_customer_and_agent_chat_through_drops_to_the_end(asgi_server, chromium,
         expect(chat.locator(".line", has_text="Written while offline")).to_have_count(1)
         expect(agent.locator("#log .line", has_text="Written while offline")).to_have_count(1)
 
+        # The agent's network drops while they answer: the workspace sends it on reconnect.
+        agent_proxy.cut()
+        expect(agent.locator("#connection")).not_to_have_text("Connected")
+        agent.locator("#text").fill("Answered while offline")
+        agent.locator("#text").press("Enter")
+        agent_proxy.restore()
+        expect(agent.locator("#connection")).to_have_text("Connected", timeout=20_000)
+        expect(chat.get_by_role("log")).to_contain_text("Answered while offline", timeout=20_000)
+        expect(agent.locator("#log .line.sending")).to_have_count(0)
+        expect(agent.locator("#log .line", has_text="Answered while offline")).to_have_count(1)
+        expect(chat.locator(".line", has_text="Answered while offline")).to_have_count(1)
+
         # The agent ends the chat; the customer is told and may rate it.
         agent.once("dialog", lambda dialog: dialog.accept())
         agent.get_by_role("button", name="End chat").click()
@@ -122,6 +135,7 @@ def test_customer_and_agent_chat_through_drops_to_the_end(asgi_server, chromium,
         customer_context.close()
         agent_context.close()
         proxy.close()
+        agent_proxy.close()
 
 
 def test_widget_on_a_phone_by_keyboard_minimise_keeps_close_ends(asgi_server, chromium, host_site):

@@ -106,8 +106,26 @@ async def converge(load: ChatLoad, since: float, within: float = SETTLE_SECONDS)
         ):
             return time.monotonic() - since
         if time.monotonic() - since > within:
+            print(f"FAULT not converged: {lagging(load, history, waiting)}", flush=True)  # noqa: T201
             return None
         await asyncio.sleep(0.2)
+
+
+def lagging(load: ChatLoad, history, waiting) -> str:
+    """Who had not converged, and on what: for the failure message."""
+    disconnected = sum(not client.connected.is_set() for client in load.clients())
+    still_waiting = sum(client_id in view.pending for view, client_id in waiting)
+    unseen_by: dict[str, list] = {"customer": [], "agent": []}
+    for conversation_id, participant, view in load.views():
+        for seq, client_id in history[conversation_id].items():
+            shown = view.frames.get(seq)
+            if shown is None or shown.get("client_id") != client_id:
+                unseen_by[participant].append((conversation_id[:8], seq, view.last_seq))
+    return (
+        f"{disconnected} clients disconnected, {still_waiting} messages unacknowledged, unseen by customers "
+        f"{len(unseen_by['customer'])} {unseen_by['customer'][:5]}, by agents {len(unseen_by['agent'])} "
+        f"{unseen_by['agent'][:5]}"
+    )
 
 
 @dataclass
