@@ -24,6 +24,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
+from contactcenter import realtime
 from routing import services as routing
 from routing.alarms import open_alarm_events
 from routing.models import AgentProfile, WorkItem
@@ -52,6 +53,8 @@ def database_sync_to_async(func):
 AUTH_TIMEOUT_SECONDS = 10
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+# "Service restart": reconnect now (the workspace then gets a whole fresh snapshot).
+CLOSE_RECONNECT = 1012
 CUSTOMER_HEARTBEAT_SECONDS = 20
 AGENT_HEARTBEAT_SECONDS = 30
 MAX_FRAME_BYTES = 32 * 1024
@@ -128,6 +131,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.auth_deadline: asyncio.Task | None = None
         self.groups_joined: set[str] = set()
         self.language = settings.LANGUAGE_CODE
+        self.closing = False
 
     async def connect(self):
         self.language = _scope_language(self.scope)
@@ -166,7 +170,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def send_frame(self, frame: dict) -> None:
-        await self.send(text_data=orjson.dumps(frame).decode())
+        if not self.closing:  # nothing may follow our own close
+            await self.send(text_data=orjson.dumps(frame).decode())
 
     async def send_error(self, code: str, message: str, **extra) -> None:
         await self.send_frame({"type": "error", "code": code, "message": message, **extra})
@@ -251,6 +256,9 @@ class CustomerConsumer(FrameConsumer):
         self.conversation_id: str | None = None
         self.seqs = SeqTracker()
         self.heartbeat: asyncio.Task | None = None
+        # Frames with a seq leave in order from the socket's own task and from a catch-up
+        # (realtime.watch) that runs beside it.
+        self.in_order = asyncio.Lock()
 
     async def authenticate(self, frame: dict) -> None:
         token, after_seq = frame.get("token"), frame.get("after_seq", 0)
@@ -285,6 +293,11 @@ class CustomerConsumer(FrameConsumer):
                 conversation_id=self.conversation_id, online=True
             )
             self.heartbeat = asyncio.create_task(self._keep_seen())
+        realtime.watch(self)
+
+    async def catch_up(self) -> None:
+        """The process went deaf for a while: what was published meanwhile comes from the database."""
+        await self.replay()
 
     async def _keep_seen(self):
         # While the socket is open the customer counts as present (A9's grace time).
@@ -302,6 +315,10 @@ class CustomerConsumer(FrameConsumer):
         await super().disconnect(code)
 
     async def replay(self) -> None:
+        async with self.in_order:
+            await self._replay()
+
+    async def _replay(self) -> None:
         frames = await database_sync_to_async(selectors.items_after)(
             conversation_id=self.conversation_id, after_seq=self.seqs.get(self.conversation_id), for_agent=False
         )
@@ -323,16 +340,17 @@ class CustomerConsumer(FrameConsumer):
             return
         if kind not in ("message", "event") or frame.get("internal"):
             return
-        seq = frame["seq"]
-        last = self.seqs.get(self.conversation_id)
-        if seq <= last:
-            return
-        if seq > last + 1:
-            await self.replay()
-            return
-        public = {key: value for key, value in frame.items() if key not in ("conversation_id", "id", "internal")}
-        await self.send_frame(public)
-        self.seqs.advance(self.conversation_id, seq)
+        async with self.in_order:
+            seq = frame["seq"]
+            last = self.seqs.get(self.conversation_id)
+            if seq <= last:
+                return
+            if seq > last + 1:
+                await self._replay()
+                return
+            public = {key: value for key, value in frame.items() if key not in ("conversation_id", "id", "internal")}
+            await self.send_frame(public)
+            self.seqs.advance(self.conversation_id, seq)
 
     async def frame_message(self, frame: dict) -> None:
         created = await relay.post_customer_message(
@@ -501,6 +519,14 @@ class AgentConsumer(ConversationsConsumer):
             await self._open_conversation(frame, after_seq=0)
         for frame in snapshot["invitations"] + snapshot["alarms"]:
             await self.send_frame(frame)
+        realtime.watch(self)
+
+    async def catch_up(self) -> None:
+        """The process went deaf for a while: offers, assignments, presence and chats may all
+        have changed unheard. The workspace reconnects and takes a fresh snapshot."""
+        if not self.closing:
+            self.closing = True
+            await self.close(code=CLOSE_RECONNECT)
 
     async def _keep_alive(self):
         while True:

@@ -18,6 +18,12 @@ when the socket drops or the next frame of that chat shows it; a quiet chat woul
 not see a message stored during the outage. Consumers drop a seq they have already shown,
 so a late copy is harmless. Other events (typing, presence, waiting lists) are not kept:
 late they would be wrong.
+
+A process can also stop *hearing* Redis: after a restart its subscriptions come back a moment
+later than its publishes, and whatever was published in between is gone. `watch` registers
+a socket with its loop's watch, which pings itself through the channel layer every second;
+when pings come back after failing, every registered socket catches up from PostgreSQL
+(`catch_up()`), so nothing published in the gap is missed.
 """
 
 from __future__ import annotations
@@ -122,6 +128,63 @@ def _backlog() -> _Backlog:
     if backlog is None:
         backlog = _backlogs[loop] = _Backlog()
     return backlog
+
+
+# --- noticing that this process no longer hears the channel layer --------------------------
+
+WATCH_INTERVAL_SECONDS = 1.0
+WATCH_TIMEOUT_SECONDS = 2.0
+
+
+class _Watch:
+    def __init__(self) -> None:
+        self.sockets: weakref.WeakSet = weakref.WeakSet()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        layer = get_channel_layer()
+        channel: str | None = None
+        deaf = False
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_SECONDS)
+            try:
+                if channel is None:
+                    channel = await layer.new_channel("watch.")
+                await layer.send(channel, {"type": "watch.ping"})
+                async with asyncio.timeout(WATCH_TIMEOUT_SECONDS):
+                    await layer.receive(channel)
+            except TimeoutError:
+                # Slow (an overloaded process) is not deaf: only a failure to reach Redis
+                # starts a gap, or a subscription not yet back after one keeps it open.
+                channel = None  # an interrupted receive gives up its subscription
+                continue
+            except Exception as error:  # Redis away
+                channel = None
+                if not deaf:
+                    logger.warning("this process no longer hears the channel layer: %r", error)
+                deaf = True
+                continue
+            if deaf:
+                deaf = False
+                sockets = list(self.sockets)
+                logger.warning("the channel layer is heard again; %d socket(s) catch up", len(sockets))
+                for socket in sockets:
+                    try:
+                        await socket.catch_up()
+                    except Exception:
+                        logger.exception("a socket could not catch up")
+
+
+_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watch] = weakref.WeakKeyDictionary()
+
+
+def watch(socket) -> None:
+    """Have `socket.catch_up()` awaited whenever this process hears the channel layer again
+    after a gap. Held weakly: a closed socket drops out by itself."""
+    loop = asyncio.get_running_loop()
+    if loop not in _watches:
+        _watches[loop] = _Watch()
+    _watches[loop].sockets.add(socket)
 
 
 async def send_stored(group: str, event: dict) -> None:

@@ -12,20 +12,9 @@ from chat import services as chat
 from chat.models import Widget
 from routing import services as routing
 from routing.models import AgentProfile, Queue, WorkItem
+from tests.e2e.pages import log_in
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(context, url, username, lands_on):
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(url + "/accounts/login/?next=" + lands_on)
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("demo")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(re.escape(lands_on) + "$"))
-    expect(page.locator("#connection")).to_have_text("Connected")
-    return page
 
 
 def test_a_supervisor_logs_an_agent_off_and_sets_them_not_ready_live(asgi_server, chromium):

@@ -8,20 +8,9 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from chat.models import Conversation, Message
+from tests.e2e.pages import log_in
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(context, url, username):
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(url + "/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("demo")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/workspace/$"))
-    expect(page.locator("#connection")).to_have_text("Connected")
-    return page
 
 
 def test_canned_response_by_shortcut_then_transfer_to_a_colleague(asgi_server, chromium):

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from chat import services
 from chat.models import Conversation
 from routing.models import Contact
+from tests.e2e.pages import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +79,17 @@ def corpus() -> list[str]:
     return list(dict.fromkeys(payloads))
 
 
+def post_alternately(conversation, agent_user, payloads: list[str]) -> None:
+    """Each payload as a message, by the customer and the agent in turn."""
+    for number, payload in enumerate(payloads):
+        if number % 2:
+            services.message_post_by_agent(
+                conversation_id=conversation.pk, user=agent_user, client_id=uuid.uuid4(), text=payload
+            )
+        else:
+            services.message_post_by_customer(conversation_id=conversation.pk, client_id=uuid.uuid4(), text=payload)
+
+
 def test_five_hundred_payloads_show_as_text_and_never_run(asgi_server, page, chromium):
     payloads = corpus()
     assert len(payloads) >= 500
@@ -110,13 +122,7 @@ def test_five_hundred_payloads_show_as_text_and_never_run(asgi_server, page, chr
         conversation = Conversation.objects.exclude(state="ended").latest("created_at")
         Contact.objects.filter(pk=conversation.contact_id).update(name=payloads[1])
         agent_user = conversation.participants.get(left_at__isnull=True).agent
-        for number, payload in enumerate(payloads):
-            if number % 2:
-                services.message_post_by_agent(
-                    conversation_id=conversation.pk, user=agent_user, client_id=uuid.uuid4(), text=payload
-                )
-            else:
-                services.message_post_by_customer(conversation_id=conversation.pk, client_id=uuid.uuid4(), text=payload)
+        post_alternately(conversation, agent_user, payloads)
         services.message_post_by_agent(
             conversation_id=conversation.pk, user=agent_user, client_id=uuid.uuid4(), text="END OF CORPUS"
         )
@@ -147,16 +153,6 @@ def _watched_context(chromium, dialogs: list[str], violations: list[str]):
 
     context.on("page", lambda page: page.on("dialog", dismissed))
     return context
-
-
-def _log_in(context, base_url: str, username: str):
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(base_url + "/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("demo")
-    page.get_by_role("button", name="Log in").click()
-    return page
 
 
 def _shows_all(page, payloads: list[str]) -> list[str]:
@@ -213,13 +209,7 @@ def test_payloads_in_answers_names_canned_responses_admin_reports_and_transcript
     assert _shows_all(page, list(answers.values())) == []
 
     # Canned responses: the picker in the workspace, and the agent's own page of them.
-    for number, payload in enumerate(payloads):
-        if number % 2:
-            services.message_post_by_agent(
-                conversation_id=conversation.pk, user=agent_user, client_id=uuid.uuid4(), text=payload
-            )
-        else:
-            services.message_post_by_customer(conversation_id=conversation.pk, client_id=uuid.uuid4(), text=payload)
+    post_alternately(conversation, agent_user, payloads)
     page.locator("#text").fill("/x")
     expect(page.locator("#canned .canned-item")).to_have_count(12)
     page.goto(asgi_server.url + "/workspace/canned-responses/")
@@ -243,7 +233,7 @@ def test_payloads_in_answers_names_canned_responses_admin_reports_and_transcript
     admin_context = _watched_context(chromium, dialogs, violations)
     mail_context = _watched_context(chromium, dialogs, violations)
     try:
-        supervisor = _log_in(supervisor_context, asgi_server.url, "supervisor")
+        supervisor = log_in(supervisor_context, asgi_server.url, "supervisor", None, timeout=30_000)
         for path in ("/supervision/", "/reports/", "/quality/"):
             supervisor.goto(asgi_server.url + path)
             supervisor.wait_for_load_state("networkidle")
@@ -253,7 +243,7 @@ def test_payloads_in_answers_names_canned_responses_admin_reports_and_transcript
         assert supervisor.evaluate("window.__xss") is None
 
         # The console: the chat with its answers, the canned responses, queues and agents.
-        admin = _log_in(admin_context, asgi_server.url, "admin")
+        admin = log_in(admin_context, asgi_server.url, "admin", None, timeout=30_000)
         for path in (
             f"/admin/chat/conversation/{conversation.pk}/change/",
             "/admin/chat/cannedresponse/?all=",

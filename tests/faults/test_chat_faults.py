@@ -1,8 +1,9 @@
-"""Chats under faults (issue 10): an ASGI worker killed, Redis restarted, PostgreSQL cut off.
+"""Chats under faults (issue 10): an ASGI worker killed, Redis restarted, PostgreSQL restarted.
 
-The system runs as `make run` runs it: uvicorn with two worker processes, here with a Redis of
-the test's own (so that it can be restarted) and PostgreSQL behind a TCP proxy (so that it can
-be cut off: every connection reset, new ones refused, as in a restart). 200 chats talk at one
+The system runs as `make run` runs it: uvicorn with two worker processes. Redis is the
+test's own, so that it can be killed and started again. PostgreSQL is reached through a TCP
+proxy, so that it can be "restarted" for the servers alone: it ends their sessions as a
+restart does, and the proxy refuses new connections while it is down. 200 chats talk at one
 message per second each while the fault happens. CI runs the short form; `CC_FAULTS=long`
 (bench/faults.py) runs each fault under a longer load.
 """
@@ -34,6 +35,7 @@ LONG = os.environ.get("CC_FAULTS") == "long"
 CHATS = 200
 RATE_PER_CHAT = 1.0  # messages per second, the two sides together
 AGENTS, CAPACITY = 25, 8
+SERVER_SESSIONS = "cc-fault-server"  # the application_name of the servers' database sessions
 BEFORE_SECONDS = 20 if LONG else 5  # of load before the fault
 AFTER_SECONDS = 40 if LONG else 8  # of load after recovery
 SETTLE_SECONDS = 30
@@ -75,7 +77,9 @@ def rig(tmp_path, roles, queue, widget):
     redis = RedisServer(tmp_path)
     database_url = urlsplit(processes.test_database_url())
     database = CuttableProxy(target_port=database_url.port or 5432)
-    proxied = database_url._replace(netloc=f"{database_url.username}@127.0.0.1:{database.port}").geturl()
+    proxied = database_url._replace(
+        netloc=f"{database_url.username}@127.0.0.1:{database.port}", query=f"application_name={SERVER_SESSIONS}"
+    ).geturl()
     server = start_uvicorn(
         tmp_path,
         workers=2,
@@ -212,14 +216,32 @@ async def test_a_redis_restart_refuses_or_stores_every_send_and_clients_converge
     assert rig.worker_pids() == workers  # recovered without a restart
 
 
-async def test_a_postgresql_outage_fails_sends_cleanly_and_the_service_recovers(rig):
-    workers = rig.worker_pids()
+def terminate_server_sessions() -> int:
+    """What a restart does to every open session: 'terminating connection due to administrator command'."""
+    from django.db import connection
 
-    async def cut_postgresql_off():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+            [SERVER_SESSIONS],
+        )
+        return cursor.fetchone()[0]
+
+
+async def test_a_postgresql_restart_fails_sends_cleanly_and_the_service_recovers(rig):
+    workers = rig.worker_pids()
+    terminated = []
+
+    async def restart_postgresql():
+        # The servers' sessions are ended by PostgreSQL as in a restart, then nobody can
+        # connect for 3 s (the proxy refuses), then it is back.
+        terminated.append(await sync_to_async(terminate_server_sessions)())
+        await asyncio.sleep(0.2)
         rig.database.cut()
         await asyncio.sleep(3)
         rig.database.restore()
 
-    outcome = await under_load(rig, "PostgreSQL cut off 3 s", cut_postgresql_off)
+    outcome = await under_load(rig, "PostgreSQL restarted, down 3 s", restart_postgresql)
     assert_whole(outcome)
+    assert terminated[0] >= 2  # at least one session per worker was open
     assert rig.worker_pids() == workers  # recovered without a restart
