@@ -28,6 +28,7 @@
       S.retry = 0; $("connection").textContent = T.connected;
       // What was written while the socket was down or not yet acknowledged: the same client_id, stored once.
       Object.keys(S.unsent).forEach(function (id) { ws.send(JSON.stringify(S.unsent[id])); });
+      if (S.wantedPresence) { ws.send(JSON.stringify(S.wantedPresence)); S.wantedPresence = null; }
     };
     ws.onmessage = function (e) { var f; try { f = JSON.parse(e.data); } catch (err) { return; } onFrame(f); };
     ws.onclose = function (e) {
@@ -502,7 +503,10 @@
   $("end").addEventListener("click", function () {
     if (S.current && window.confirm(T.end_confirm)) { send({ type: "end", conversation_id: S.current }); }
   });
-  function sendPresence() { send({ type: "presence", state: $("presence").value, reason: $("presence-reason").value }); }
+  function sendPresence() {
+    var frame = { type: "presence", state: $("presence").value, reason: $("presence-reason").value };
+    S.wantedPresence = send(frame) ? null : frame;  // chosen while (re)connecting: sent once the socket opens
+  }
   $("presence").addEventListener("change", sendPresence);
   $("presence-reason").addEventListener("change", sendPresence);
 

@@ -108,6 +108,7 @@ def test_five_hundred_payloads_show_as_text_and_never_run(asgi_server, page, chr
         page.get_by_label("Password").fill("demo")
         page.get_by_role("button", name="Log in").click()
         expect(page).to_have_url(re.compile(r"/workspace/$"))
+        expect(page.locator("#connection")).to_have_text("Connected")  # else the change of presence is not sent
         page.locator("#presence").select_option("ready")
 
         customer = customer_context.new_page()
@@ -202,6 +203,7 @@ def test_payloads_in_answers_names_canned_responses_admin_reports_and_transcript
     Conversation.objects.filter(pk=conversation.pk).update(prechat=answers)
     Contact.objects.filter(pk=conversation.contact_id).update(name=payloads[1])
     page.reload()
+    expect(page.locator("#connection")).to_have_text("Connected")  # else the change of presence is not sent
     page.locator("#presence").select_option("ready")
     expect(page.get_by_role("button", name="Accept")).to_be_visible()
     page.get_by_role("button", name="Accept").click()
