@@ -367,10 +367,14 @@ def offers_expire(*, now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     expired = 0
     with transaction.atomic():
+        # In agent order: each withdrawal's trigger updates its agent's row, and two time-outs
+        # running at once (two beats, a redelivered task) must take agent rows in one order,
+        # or they deadlock.
         items = list(
             WorkItem.objects.filter(state=WorkItem.State.OFFERED, offer_expires_at__lt=now)
             .select_for_update(skip_locked=True, of=("self",), no_key=True)
-            .select_related("agent")[:200]
+            .select_related("agent")
+            .order_by("agent_id", "pk")[:200]
         )
         silent_agents: dict[int, int] = {}
         for item in items:

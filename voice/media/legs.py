@@ -12,6 +12,7 @@ import collections
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -117,13 +118,14 @@ class Recorder:
     time, in Ogg/Opus. Pausing leaves the time out; masking writes silence over it (a card
     number read out stays out of the file, and the timeline stays true)."""
 
-    def __init__(self, path: Path, *, left: Leg, right: Leg, bitrate: int = 64_000):
-        self.path = path
+    def __init__(self, target: Path | BinaryIO, *, left: Leg, right: Leg, bitrate: int = 64_000):
+        # A file object keeps the audio in memory until it is sealed (voice/sealing.py).
+        self.target = target
         self.feeds = (Feed(max_frames=50), Feed(max_frames=50))
         self._hooks = ((left, self.feeds[0].push), (right, self.feeds[1].push))
         self.paused = False
         self.masked = False
-        self._container = av.open(str(path), mode="w", format="ogg")
+        self._container = av.open(target if hasattr(target, "write") else str(target), mode="w", format="ogg")
         self._stream = self._container.add_stream("libopus", rate=RATE, layout="stereo")
         self._stream.bit_rate = bitrate
         self._pts = 0
