@@ -35,6 +35,7 @@ def media_side(pipe, record_dir: str) -> None:
         legs: list[Leg] = []
         recorders: list[Recorder] = []
         loop = asyncio.get_running_loop()
+        pipe.send("ready")
         while True:
             request = await loop.run_in_executor(None, pipe.recv)
             if request["kind"] == "stop":
@@ -111,6 +112,7 @@ async def run(args) -> dict:
         await asyncio.sleep(seconds)
         return media.cpu_percent(None) / 100, media.memory_info().rss
 
+    assert await loop.run_in_executor(None, parent.recv) == "ready"  # imports done: idle means idle
     idle_cores, idle_rss = await measure(3)
     for number in range(args.calls):
         (caller, offer_a), (agent, offer_b) = await party(700 + number), await party(1300 + number)
