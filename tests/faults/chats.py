@@ -34,6 +34,7 @@ class View:
     """One participant's view of one conversation, merged over all its connections by seq."""
 
     frames: dict[int, dict] = field(default_factory=dict)
+    seq_of: dict[str, int] = field(default_factory=dict)  # client_id -> the seq it was shown at
     pending: dict[str, str] = field(default_factory=dict)  # client_id -> text, sent, not acknowledged
     acked: dict[str, int] = field(default_factory=dict)  # client_id -> seq of its echo
     refused: dict[str, str] = field(default_factory=dict)  # client_id -> error code
@@ -59,7 +60,7 @@ class View:
         client_id = frame.get("client_id")
         if client_id is None:
             return
-        if any(other.get("client_id") == client_id for s, other in self.frames.items() if s != seq):
+        if self.seq_of.setdefault(client_id, seq) != seq:
             self.duplicates += 1
         if client_id in self.pending:
             del self.pending[client_id]
