@@ -28,7 +28,7 @@ from contactcenter.middleware import user_time_zone
 from contactcenter.throttling import LoginThrottle, VisitorThrottle
 from routing import services as routing
 from routing.hours import is_open
-from routing.models import AgentProfile, Queue
+from routing.models import AgentProfile, Channel, Queue
 from routing.selectors import can_serve
 
 from . import canned, handover, prechat, search, selectors, services, wrapup
@@ -77,6 +77,8 @@ def widget_status(*, widget: Widget, locale: str) -> dict:
         "title": widget.title or widget.name,
         "button_label": button_label,
         "color": widget.color,
+        # A "Call us" button: the widget's queue takes calls and is open (docs/protocol.md, "Calls").
+        "calls": open_now and queue.is_active and queue.serves(Channel.VOICE),
     }
 
 

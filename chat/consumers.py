@@ -124,6 +124,9 @@ def _scope_language(scope) -> str:
 class FrameConsumer(AsyncWebsocketConsumer):
     """JSON frames in and out, the auth deadline, the rate limit, error frames."""
 
+    # Errors a frame's handler may raise that become an error frame: each has `code` and `message`.
+    frame_errors: tuple[type[Exception], ...] = (ChatError,)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.authenticated = False
@@ -214,7 +217,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
             return
         try:
             await handler(frame)
-        except ChatError as error:
+        except self.frame_errors as error:
             await self.send_error(error.code, error.message, **self._context(frame))
         except RoutingError as error:
             await self.send_error(error.code, str(error), **self._context(frame))
@@ -224,7 +227,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
     @staticmethod
     def _context(frame: dict) -> dict:
         context = {}
-        for key in ("conversation_id", "client_id"):
+        for key in ("conversation_id", "client_id", "call_id"):
             if isinstance(frame.get(key), str):
                 context[key] = frame[key]
         return context

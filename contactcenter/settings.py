@@ -342,3 +342,16 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# Voice (docs/voice.md). The media process listens on this channel-layer channel.
+CC_MEDIA_CHANNEL = env_str("CC_MEDIA_CHANNEL", "voice.media")
+# Recordings are sealed to this X.509 certificate (PEM) before they reach the disk; without
+# one, no call is recorded. The private key is needed only where recordings are played, and
+# may be left off the servers that write them. Demo mode makes a pair in CC_VAR_DIR.
+CC_RECORDINGS_DIR = Path(env_str("CC_RECORDINGS_DIR", str(VAR_DIR / "recordings")))
+CC_RECORDINGS_CERTIFICATE = env_str(
+    "CC_RECORDINGS_CERTIFICATE", str(VAR_DIR / "recordings-demo.crt") if DEMO_MODE else ""
+)
+CC_RECORDINGS_PRIVATE_KEY = env_str(
+    "CC_RECORDINGS_PRIVATE_KEY", str(VAR_DIR / "recordings-demo.key") if DEMO_MODE else ""
+)

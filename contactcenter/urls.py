@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("", include("chat.urls")),
     path("", include("routing.urls")),
+    path("", include("voice.urls")),
     path("supervision/", include("supervision.urls")),
     path("quality/", include("quality.urls")),
     # Last: any other address under /api/v1/ answers the API's error shape, not the HTML page.

@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from chat.consumers import AgentConsumer, CustomerConsumer
+from chat.consumers import CustomerConsumer
 from supervision.consumers import SupervisorConsumer
+from voice.consumers import CallerConsumer, WorkspaceConsumer
 
 websocket_urlpatterns = [
     path("ws/chat/", CustomerConsumer.as_asgi()),
-    path("ws/agent/", AgentConsumer.as_asgi()),
+    path("ws/agent/", WorkspaceConsumer.as_asgi()),
+    path("ws/call/", CallerConsumer.as_asgi()),
     path("ws/supervisor/", SupervisorConsumer.as_asgi()),
 ]

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class VoiceConfig(AppConfig):
     name = "voice"
     verbose_name = _("Voice")
+
+    def ready(self) -> None:
+        from routing import handlers
+
+        from .routing_handlers import VoiceWorkItemHandler
+
+        handlers.register("voice", VoiceWorkItemHandler())

@@ -1,33 +1,11 @@
 """Recordings sealed for a certificate: only the private key opens them, a flipped byte is
 noticed, and the audio never reaches the disk unsealed."""
 
-import datetime
 import io
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
-from voice.sealing import SealBroken, seal, unseal
-
-
-def certificate_and_key(name: str = "Recordings"):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate, key
+from voice.sealing import SealBroken, certificate_and_key, seal, unseal
 
 
 @pytest.fixture(scope="module")

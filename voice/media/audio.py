@@ -107,6 +107,10 @@ class LegTrack(MediaStreamTrack):
         self._pts = 0
         self._started_at: float | None = None
 
+    @property
+    def source(self) -> Source:
+        return self._source
+
     def play(self, source: Source) -> asyncio.Future:
         """Play `source` from the next frame on. The future is True once it has played to its
         end, False if another source replaced it first."""

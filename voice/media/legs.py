@@ -121,6 +121,7 @@ class Recorder:
     def __init__(self, target: Path | BinaryIO, *, left: Leg, right: Leg, bitrate: int = 64_000):
         # A file object keeps the audio in memory until it is sealed (voice/sealing.py).
         self.target = target
+        self.legs = (left, right)
         self.feeds = (Feed(max_frames=50), Feed(max_frames=50))
         self._hooks = ((left, self.feeds[0].push), (right, self.feeds[1].push))
         self.paused = False

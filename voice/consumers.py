@@ -1,0 +1,162 @@
+"""The WebSocket edges of voice: `/ws/call/` for a caller's browser or app, and the softphone's
+frames on the workspace socket `/ws/agent/` (docs/protocol.md, "Calls"). Media never passes
+here: these sockets carry the WebRTC offer and answer, digits, and the call's state.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.utils.translation import gettext as _
+
+from chat.consumers import CLOSE_UNAUTHORIZED, AgentConsumer, FrameConsumer, database_sync_to_async
+from chat.services import ChatError
+from routing import services as routing
+from routing.models import Channel, Queue, WorkItem
+from routing.services import RoutingError
+
+from . import services
+from .models import Call
+from .routing_handlers import offer_frame
+from .services import VoiceError
+
+DIGITS = frozenset("0123456789*#")
+MAX_SDP_CHARACTERS = 30_000
+CLOSE_GOING_AWAY = 1001
+
+
+def _sdp(frame: dict) -> str:
+    sdp = frame.get("sdp")
+    if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > MAX_SDP_CHARACTERS:
+        raise VoiceError("invalid", _("sdp must be a WebRTC session description (an offer)."))
+    return sdp
+
+
+def _call_id(frame: dict) -> str:
+    try:
+        return str(uuid.UUID(str(frame.get("call_id"))))
+    except ValueError:
+        raise VoiceError("invalid", _("call_id is missing or malformed.")) from None
+
+
+class CallerConsumer(FrameConsumer):
+    """The caller's side: offer media, key digits, hang up; hear the call's state."""
+
+    frame_errors = (VoiceError,)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.call_id: str | None = None
+
+    async def authenticate(self, frame: dict) -> None:
+        token = frame.get("token")
+        if not isinstance(token, str) or len(token) > 500:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        try:
+            call = await database_sync_to_async(services.call_for_caller_token)(token)
+        except VoiceError:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        self.authenticated = True
+        self.call_id = str(call.pk)
+        self.language = call.locale
+        await self.join(services.call_group(self.call_id))
+        await self.send_frame(services.state_frame(call))
+
+    async def disconnect(self, code):
+        if self.call_id is not None:
+            # A caller who closes the page has hung up; a lost socket means lost audio too.
+            reason = Call.EndReason.CALLER_HUNG_UP if code == CLOSE_GOING_AWAY else Call.EndReason.CONNECTION_LOST
+            await database_sync_to_async(services.call_end)(call_id=self.call_id, reason=reason)
+        await super().disconnect(code)
+
+    async def realtime_event(self, message: dict) -> None:
+        await self.send_frame(message["event"])
+
+    async def frame_sdp(self, frame: dict) -> None:
+        await database_sync_to_async(services.caller_offer)(call_id=self.call_id, sdp=_sdp(frame))
+
+    async def frame_digit(self, frame: dict) -> None:
+        digit = frame.get("digit")
+        if not isinstance(digit, str) or digit not in DIGITS:
+            raise VoiceError("invalid", _("digit is one of 0-9, * and #."))
+        await database_sync_to_async(services.caller_digit)(call_id=self.call_id, digit=digit)
+
+    async def frame_hangup(self, frame: dict) -> None:
+        await database_sync_to_async(services.call_end)(call_id=self.call_id, reason=Call.EndReason.CALLER_HUNG_UP)
+
+
+def _call_snapshot(agent) -> list[dict]:
+    frames = []
+    offered = WorkItem.objects.filter(agent=agent, state=WorkItem.State.OFFERED, channel=Channel.VOICE)
+    calls = Call.objects.select_related("queue").in_bulk([uuid.UUID(item.reference) for item in offered])
+    for item in offered:
+        frames.append(offer_frame(item, calls[uuid.UUID(item.reference)]))
+    for call in Call.objects.select_related("queue").filter(agent=agent, state__in=Call.LIVE_STATES):
+        frames.append(services.agent_call_frame(call, "call_assigned"))
+    return frames
+
+
+def _offered_call_item(*, call_id: str, agent):
+    item = (
+        WorkItem.objects.filter(channel=Channel.VOICE, reference=call_id, state=WorkItem.State.OFFERED, agent=agent)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if item is None:
+        raise RoutingError("offer_gone", _("This offer is no longer yours."))
+    return item
+
+
+def _voice_queue(queue_id) -> Queue:
+    if not isinstance(queue_id, int):
+        raise VoiceError("invalid", _("queue_id is missing or malformed."))
+    queue = Queue.objects.filter(pk=queue_id, is_active=True).first()
+    if queue is None:
+        raise VoiceError("not_found", _("No such queue."))
+    return queue
+
+
+class WorkspaceConsumer(AgentConsumer):
+    """The agent's workspace socket: chat (AgentConsumer) and the softphone's frames."""
+
+    frame_errors = (ChatError, VoiceError)
+
+    async def _start(self, user) -> None:
+        await super()._start(user)
+        if self.authenticated and not self.closing:
+            for frame in await database_sync_to_async(_call_snapshot)(self.agent):
+                await self.send_frame(frame)
+
+    async def frame_call_accept(self, frame: dict) -> None:
+        item_id = await database_sync_to_async(_offered_call_item)(call_id=_call_id(frame), agent=self.agent)
+        await database_sync_to_async(routing.offer_accept)(agent=self.agent, item_id=item_id)
+
+    async def frame_call_decline(self, frame: dict) -> None:
+        item_id = await database_sync_to_async(_offered_call_item)(call_id=_call_id(frame), agent=self.agent)
+        await database_sync_to_async(routing.offer_decline)(agent=self.agent, item_id=item_id)
+
+    async def frame_call_sdp(self, frame: dict) -> None:
+        await database_sync_to_async(services.agent_offer)(call_id=_call_id(frame), agent=self.agent, sdp=_sdp(frame))
+
+    async def frame_call_hold(self, frame: dict) -> None:
+        if not isinstance(frame.get("on"), bool):
+            raise VoiceError("invalid", _("on is true or false."))
+        await database_sync_to_async(services.call_hold)(call_id=_call_id(frame), agent=self.agent, on=frame["on"])
+
+    async def frame_call_recording(self, frame: dict) -> None:
+        action = frame.get("action")
+        if not isinstance(action, str):
+            raise VoiceError("invalid", _("action is missing."))
+        await database_sync_to_async(services.call_recording)(call_id=_call_id(frame), agent=self.agent, action=action)
+
+    async def frame_call_transfer(self, frame: dict) -> None:
+        call_id = _call_id(frame)
+        queue = await database_sync_to_async(_voice_queue)(frame.get("queue_id"))
+        await database_sync_to_async(services.call_transfer)(call_id=call_id, agent=self.agent, queue=queue)
+
+    async def frame_call_hangup(self, frame: dict) -> None:
+        await database_sync_to_async(services.call_end)(
+            call_id=_call_id(frame), agent=self.agent, reason=Call.EndReason.AGENT_HUNG_UP
+        )

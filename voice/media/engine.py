@@ -1,0 +1,229 @@
+"""The media engine: everything a call needs from media, behind one small interface, so that
+another engine (rtpengine at a phone edge, say) can stand in for this aiortc one.
+
+The engine keeps no call state of its own beyond the media: the call's state lives in
+PostgreSQL (voice/services.py), which tells the engine what to do with a call — let the caller
+wait, bridge, hold, record — and hears back through `Reports` when a party's media comes up or
+goes, and when a recording is finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import io
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .audio import Clip, Silence
+from .legs import Bridge, Leg, Recorder
+from .music import hold_music
+
+logger = logging.getLogger(__name__)
+
+CALLER, AGENT = "caller", "agent"
+
+
+class Reports(Protocol):
+    async def leg_connected(self, call_id: str, leg: str) -> None: ...
+
+    async def leg_lost(self, call_id: str, leg: str) -> None: ...
+
+    async def recording_done(
+        self,
+        call_id: str,
+        agent_id: int | None,
+        audio: bytes,
+        started_at: datetime.datetime,
+        ended_at: datetime.datetime,
+    ) -> None: ...
+
+
+class MediaEngine(Protocol):
+    async def leg_open(self, call_id: str, leg: str, sdp: str) -> str:
+        """Answer a party's WebRTC offer; returns the answer. A second offer for the same
+        leg replaces the first connection (a reloaded workspace)."""
+
+    async def wait(self, call_id: str) -> None:
+        """The caller waits in a queue, hearing hold music; an agent leg, if any, goes."""
+
+    async def bridge(self, call_id: str, *, record: bool, masked: bool, agent_id: int | None) -> None:
+        """Caller and agent hear each other; the recording runs if `record`."""
+
+    async def hold(self, call_id: str) -> None:
+        """The caller hears hold music, the agent silence; the recording pauses."""
+
+    async def record(self, call_id: str, *, record: bool, masked: bool, agent_id: int | None) -> None: ...
+
+    async def digit(self, call_id: str, digit: str) -> None: ...
+
+    async def end(self, call_id: str) -> None:
+        """Hang up every leg; a recording in progress is finished and reported."""
+
+
+@dataclass
+class _Recording:
+    recorder: Recorder
+    buffer: io.BytesIO
+    agent_id: int | None
+    started_at: datetime.datetime
+
+
+@dataclass
+class _CallMedia:
+    call_id: str
+    legs: dict[str, Leg] = field(default_factory=dict)
+    bridge: Bridge | None = None
+    recording: _Recording | None = None
+    mode: str = "idle"  # idle, wait, bridge, hold
+    record: bool = False
+    masked: bool = False
+    agent_id: int | None = None
+    digits: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+
+class AiortcEngine:
+    """Calls' media in this process, over aiortc."""
+
+    def __init__(self, reports: Reports):
+        self.reports = reports
+        self.calls: dict[str, _CallMedia] = {}
+        self.music = hold_music()
+
+    def _call(self, call_id: str) -> _CallMedia:
+        call = self.calls.get(call_id)
+        if call is None:
+            call = self.calls[call_id] = _CallMedia(call_id)
+        return call
+
+    async def leg_open(self, call_id: str, leg: str, sdp: str) -> str:
+        call = self._call(call_id)
+        previous = call.legs.pop(leg, None)
+        new = Leg(leg)
+        call.legs[leg] = new
+        if previous is not None:
+            await self._drop_leg(call, previous)
+        new.connection.on("connectionstatechange", lambda: self._state_changed(call_id, new))
+        answer = await new.answer(sdp)
+        self._apply(call)  # a replaced leg takes up where the old one was
+        return answer
+
+    def _state_changed(self, call_id: str, leg: Leg) -> None:
+        state = leg.connection.connectionState
+        call = self.calls.get(call_id)
+        if call is None or call.legs.get(leg.name) is not leg:
+            return  # replaced or hung up: not news
+        if state == "connected":
+            asyncio.ensure_future(self.reports.leg_connected(call_id, leg.name))
+        elif state in ("failed", "closed"):
+            call.legs.pop(leg.name, None)
+            asyncio.ensure_future(self._lost(call_id, call, leg))
+
+    async def _lost(self, call_id: str, call: _CallMedia, leg: Leg) -> None:
+        await self._drop_leg(call, leg)
+        await self.reports.leg_lost(call_id, leg.name)
+
+    async def _drop_leg(self, call: _CallMedia, leg: Leg) -> None:
+        if call.bridge is not None and leg in call.bridge.legs:
+            call.bridge.unbridge()
+            call.bridge = None
+        if call.recording is not None and leg in call.recording.recorder.legs:
+            await self._finish_recording(call)
+        await leg.close()
+
+    def _apply(self, call: _CallMedia) -> None:
+        """Make the media match the call's mode, with whatever legs it has now."""
+        caller, agent = call.legs.get(CALLER), call.legs.get(AGENT)
+        if call.mode != "bridge" and call.bridge is not None:
+            call.bridge.unbridge()
+            call.bridge = None
+        if call.mode in ("wait", "hold") and caller is not None:
+            if not isinstance(caller.track.source, Clip):
+                caller.track.play(Clip(self.music, loop=True))
+            if agent is not None:
+                agent.track.play(Silence())
+        if call.mode == "bridge" and caller is not None and agent is not None:
+            if call.bridge is None or call.bridge.legs != (caller, agent):
+                if call.bridge is not None:
+                    call.bridge.unbridge()
+                call.bridge = Bridge(caller, agent)
+
+    async def _apply_recording(self, call: _CallMedia) -> None:
+        caller, agent = call.legs.get(CALLER), call.legs.get(AGENT)
+        running = call.recording
+        if running is not None and (running.agent_id != call.agent_id or running.recorder.legs != (caller, agent)):
+            await self._finish_recording(call)
+            running = None
+        if call.record and call.mode in ("bridge", "hold") and caller is not None and agent is not None:
+            if running is None:
+                buffer = io.BytesIO()
+                recorder = Recorder(buffer, left=caller, right=agent)
+                recorder.start()
+                running = call.recording = _Recording(
+                    recorder, buffer, call.agent_id, datetime.datetime.now(tz=datetime.UTC)
+                )
+            running.recorder.paused = call.mode == "hold"
+            running.recorder.masked = call.masked
+        elif running is not None:
+            running.recorder.paused = True
+
+    async def _finish_recording(self, call: _CallMedia) -> None:
+        running, call.recording = call.recording, None
+        if running is None:
+            return
+        await running.recorder.stop()
+        ended_at = datetime.datetime.now(tz=datetime.UTC)
+        try:
+            await self.reports.recording_done(
+                call.call_id, running.agent_id, running.buffer.getvalue(), running.started_at, ended_at
+            )
+        except Exception:
+            logger.exception("a recording could not be stored")
+
+    async def wait(self, call_id: str) -> None:
+        call = self._call(call_id)
+        call.mode = "wait"
+        agent = call.legs.pop(AGENT, None)
+        if agent is not None:
+            await self._drop_leg(call, agent)
+        call.agent_id = None
+        await self._apply_recording(call)
+        self._apply(call)
+
+    async def bridge(self, call_id: str, *, record: bool, masked: bool, agent_id: int | None) -> None:
+        call = self._call(call_id)
+        call.mode, call.record, call.masked, call.agent_id = "bridge", record, masked, agent_id
+        self._apply(call)
+        await self._apply_recording(call)
+
+    async def hold(self, call_id: str) -> None:
+        call = self._call(call_id)
+        call.mode = "hold"
+        self._apply(call)
+        await self._apply_recording(call)
+
+    async def record(self, call_id: str, *, record: bool, masked: bool, agent_id: int | None) -> None:
+        call = self._call(call_id)
+        call.record, call.masked, call.agent_id = record, masked, agent_id
+        await self._apply_recording(call)
+
+    async def digit(self, call_id: str, digit: str) -> None:
+        self._call(call_id).digits.put_nowait(digit)
+
+    async def end(self, call_id: str) -> None:
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        call.mode = "idle"
+        await self._finish_recording(call)
+        if call.bridge is not None:
+            call.bridge.unbridge()
+        legs, call.legs = list(call.legs.values()), {}
+        for leg in legs:
+            await leg.close()
+        self.calls.pop(call_id, None)
+
+    async def close(self) -> None:
+        for call_id in list(self.calls):
+            await self.end(call_id)
