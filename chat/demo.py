@@ -7,8 +7,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from routing.models import MIDNIGHT, AgentProfile, Queue, QueueMembership, WeeklySlot
+from routing.models import MIDNIGHT, AgentProfile, Channel, Queue, QueueMembership, WeeklySlot
 from routing.roles import ADMIN, AGENT, SUPERVISOR, sync_roles
+from voice.models import QueueVoice
 
 from .models import CannedResponse, Widget
 
@@ -30,11 +31,14 @@ def load_demo_data() -> dict[str, int]:
         name="Demo support",
         defaults={
             "is_active": True,
+            "channels": [Channel.CHAT, Channel.VOICE],
             "time_zone": "Europe/Helsinki",
             "welcome_message": "Welcome! {agents_available} agents are available right now.",
             "closed_message": "We are closed. Leave us a message and we will get back to you.",
         },
     )
+    # The demo records its calls, sealed to the demo certificate the media process makes.
+    QueueVoice.objects.update_or_create(queue=queue, defaults={"record_calls": True})
     for weekday in range(7):  # open around the clock
         WeeklySlot.objects.get_or_create(queue=queue, weekday=weekday, opens=MIDNIGHT, closes=MIDNIGHT)
     Widget.objects.update_or_create(

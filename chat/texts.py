@@ -53,6 +53,21 @@ def widget_texts() -> dict[str, str]:
         "new_chat": _("Start a new chat"),
         "error": _("Something went wrong. Please try again."),
         "too_long": _("A message can be at most 4000 characters."),
+        # The "Call us" side of the widget (voice).
+        "call_us": _("Call us"),
+        "call_connecting": _("Calling…"),
+        "call_no_microphone": _("We could not use your microphone. Allow it in your browser and try again."),
+        "call_queued": _("You are in the queue. Please hold; we will answer as soon as we can."),
+        "call_talking": _("Connected with %(name)s."),
+        "call_on_hold": _("You are on hold."),
+        "call_ended": _("The call has ended."),
+        "call_lost": _("The call was cut off."),
+        "call_recorded": _("This call is recorded."),
+        "call_mute": _("Mute"),
+        "call_unmute": _("Unmute"),
+        "call_hang_up": _("Hang up"),
+        "call_keypad": _("Keypad"),
+        "call_back": _("Back"),
     }
 
 

@@ -51,7 +51,12 @@ def widget_frame(request, widget_key: str):
                 "widget": widget,
                 "locale": locale,
                 "texts": widget_texts(),
-                "config": {"key": widget.key, "locale": locale, "color": widget.color},
+                "config": {
+                    "key": widget.key,
+                    "locale": locale,
+                    "color": widget.color,
+                    "voice_processing": settings.CC_CALL_VOICE_PROCESSING,
+                },
             },
         )
     origins = widget.origins()

@@ -133,6 +133,8 @@ def serve(services: EmbeddedServices) -> int:
     commands = {
         asgi[0]: asgi[1],
         "celery worker": [str(BIN / "celery"), "-A", "contactcenter", "worker", "-l", "INFO", "--concurrency", "2"],
+        # Calls' media: legs, hold music, bridges, recordings (docs/voice.md).
+        "media worker": [PYTHON, str(BASE_DIR / "manage.py"), "media_worker"],
         "celery beat": [
             str(BIN / "celery"), "-A", "contactcenter", "beat", "-l", "INFO",
             "--schedule", str(var_dir / "celerybeat-schedule"), "--pidfile", "",

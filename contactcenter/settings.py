@@ -343,8 +343,11 @@ LOGGING = {
     },
 }
 
-# Voice (docs/voice.md). The media process listens on this channel-layer channel.
-CC_MEDIA_CHANNEL = env_str("CC_MEDIA_CHANNEL", "voice.media")
+# Voice (docs/voice.md).
+# Browsers cancel echo, suppress noise and control gain on the microphone: what a caller on a
+# laptop needs. Off only where every party wears a headset (and in tests that send pure tones,
+# which noise suppression takes for noise).
+CC_CALL_VOICE_PROCESSING = env_bool("CC_CALL_VOICE_PROCESSING", True)
 # Recordings are sealed to this X.509 certificate (PEM) before they reach the disk; without
 # one, no call is recorded. The private key is needed only where recordings are played, and
 # may be left off the servers that write them. Demo mode makes a pair in CC_VAR_DIR.

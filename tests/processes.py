@@ -167,3 +167,25 @@ def start_celery_worker(log_dir: Path, *, prefork: bool = False, **env: str) -> 
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"celery worker not ready within 30 s: {server.log()[-2000:]}")
+
+
+def start_media_worker(log_dir: Path, **env: str) -> ServerProcess:
+    """The media process as `make run` starts it (manage.py media_worker)."""
+    log_path = log_dir / f"media-worker-{free_port()}.log"
+    process = subprocess.Popen(
+        [sys.executable, str(BASE_DIR / "manage.py"), "media_worker"],
+        cwd=BASE_DIR,
+        env=process_env(**env),
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    server = ServerProcess(process=process, url="", log_path=log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"media worker exited: {server.log()[-2000:]}")
+        if "the media process is ready" in server.log():
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"media worker not ready within 30 s: {server.log()[-2000:]}")

@@ -191,6 +191,7 @@
     var info = status.agents_available > 0 ? fmt(T.available, { n: status.agents_available }) : T.busy;
     $("intro-info").textContent = info;
     buildPrechat(status.prechat_fields || []);
+    document.dispatchEvent(new CustomEvent("cc-status", { detail: status }));  // call.js offers "Call us"
     var first = $("prechat").querySelector("input, select, button"); if (first) { first.focus(); }
   }
   function showClosed(status) {

@@ -26,6 +26,7 @@
     frame = document.createElement("iframe");
     frame.src = base + "/widget/" + encodeURIComponent(key) + "/?locale=" + encodeURIComponent(locale);
     frame.title = button.getAttribute("aria-label");
+    frame.allow = "microphone; autoplay";  // "Call us": the call runs inside the frame
     frame.setAttribute("data-cc-widget", key);
     style(frame, { position: "fixed", border: "0", "box-shadow": "0 8px 30px rgba(0,0,0,.25)", "z-index": "2147483000", background: "#fff" });
     place();

@@ -60,9 +60,13 @@
         f.queue_ids.forEach(function (id) { var box = document.querySelector('[data-queue="' + id + '"]'); if (box) { box.checked = f.logged_on; } });
         break;
       case "offline_message": loadOfflineMessages(); break;
-      case "error": showError(f); break;
+      case "error": if (f.call_id) { toSoftphone(f); } else { showError(f); } break;
+      default: if (f.type.indexOf("call_") === 0) { toSoftphone(f); }
     }
   }
+  // The softphone (static/voice/softphone.js) takes the call frames and sends its own.
+  function toSoftphone(f) { document.dispatchEvent(new CustomEvent("cc-call-frame", { detail: f })); }
+  window.CCWorkspace = { send: send };
   function onPresence(f) {
     var notice = T.presence_reasons[f.reason];
     $("presence").value = f.state;
