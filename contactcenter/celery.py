@@ -37,6 +37,7 @@ app.conf.beat_schedule = {
     "chat-send-auto-replies": {"task": "chat.tasks.send_auto_replies", "schedule": 5.0},
     "quality-purge-transcripts": {"task": "quality.tasks.purge_transcripts", "schedule": 3600.0},
     "reports-record-contacts": {"task": "reports.tasks.record_contacts", "schedule": 5.0},
+    "voice-remove-expired-recordings": {"task": "voice.tasks.remove_expired_recordings", "schedule": 3600.0},
     "webhooks-deliver-due": {"task": "webhooks.tasks.deliver_due", "schedule": 10.0},
     # Hourly on the first of the month: sent once (MonthlyReportSent), retried if mail fails.
     "reports-send-monthly-report": {

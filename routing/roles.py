@@ -14,7 +14,12 @@ CONTACT_CENTER_APPS = ("routing", "chat", "voice", "reports", "quality")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: ["routing.serve_customers"],
-    SUPERVISOR: ["routing.serve_customers", "routing.supervise", "quality.review_conversations"],
+    SUPERVISOR: [
+        "routing.serve_customers",
+        "routing.supervise",
+        "quality.review_conversations",
+        "voice.listen_recording",
+    ],
 }
 
 

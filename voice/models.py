@@ -144,3 +144,8 @@ class Recording(models.Model):
     @property
     def path(self):
         return settings.CC_RECORDINGS_DIR / self.file_name
+
+    @property
+    def duration_text(self) -> str:
+        seconds = max(0, round((self.ended_at - self.started_at).total_seconds()))
+        return f"{seconds // 60}:{seconds % 60:02d}"

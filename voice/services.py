@@ -397,3 +397,56 @@ def recording_store(
     )
     _event(call, "recorded", recording=str(recording.pk), sha256=hashlib.sha256(sealed).hexdigest())
     return recording
+
+
+def recordings_remove_expired(*, now: datetime.datetime | None = None, batch: int = 500) -> int:
+    """Delete recordings kept past `keep_until`: the row first (in its transaction), then the
+    file once that commits, so a failure leaves at worst a file without a row, never a row
+    pointing at nothing. Returns how many were removed."""
+    now = now or timezone.now()
+    removed = 0
+    while True:
+        with transaction.atomic():
+            expired = list(
+                Recording.objects.select_for_update(skip_locked=True)
+                .filter(keep_until__lte=now)
+                .order_by("keep_until")[:batch]
+            )
+            for recording in expired:
+                CallEvent.objects.create(
+                    call_id=recording.call_id, kind="recording_removed", data={"file": recording.file_name}
+                )
+            paths = [recording.path for recording in expired]
+            Recording.objects.filter(pk__in=[recording.pk for recording in expired]).delete()
+            transaction.on_commit(lambda paths=paths: _unlink(paths))
+        removed += len(expired)
+        if len(expired) < batch:
+            return removed
+
+
+def _unlink(paths) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def recording_audio(*, recording: Recording, user) -> bytes:
+    """The recording's audio, unsealed with the private key configured here, for playback or
+    download; every opening is written to the call's history."""
+    from . import sealing
+
+    if not settings.CC_RECORDINGS_PRIVATE_KEY:
+        raise VoiceError("no_key", _("Playback is not set up on this server: it has no private key for recordings."))
+    certificate = sealing.load_certificate(settings.CC_RECORDINGS_CERTIFICATE)
+    private_key = sealing.load_private_key(settings.CC_RECORDINGS_PRIVATE_KEY)
+    try:
+        envelope = recording.path.read_bytes()
+    except FileNotFoundError:
+        raise VoiceError("not_found", _("The recording's file is missing.")) from None
+    try:
+        audio = sealing.unseal(envelope, certificate, private_key)
+    except sealing.SealBroken:
+        raise VoiceError(
+            "broken", _("The recording cannot be opened: it was changed, or sealed for another key.")
+        ) from None
+    CallEvent.objects.create(call_id=recording.call_id, kind="recording_opened", data={"by": user.get_username()})
+    return audio

@@ -16,6 +16,7 @@ def recordings(settings, tmp_path):
     certificate, key = tmp_path / "recordings.crt", tmp_path / "recordings.key"
     sealing.write_pair(certificate, key)
     settings.CC_RECORDINGS_CERTIFICATE = str(certificate)
+    settings.CC_RECORDINGS_PRIVATE_KEY = str(key)
     settings.CC_RECORDINGS_DIR = tmp_path / "recordings"
     return certificate, key
 
