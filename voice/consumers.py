@@ -14,6 +14,7 @@ from chat.services import ChatError
 from routing import services as routing
 from routing.models import Channel, Queue, WorkItem
 from routing.services import RoutingError
+from supervision.consumers import SupervisorConsumer
 
 from . import services
 from .models import Call
@@ -160,3 +161,68 @@ class WorkspaceConsumer(AgentConsumer):
         await database_sync_to_async(services.call_end)(
             call_id=_call_id(frame), agent=self.agent, reason=Call.EndReason.AGENT_HUNG_UP
         )
+
+
+def _live_calls() -> list[dict]:
+    calls = Call.objects.select_related("queue", "agent__user").filter(state__in=Call.LIVE_STATES)
+    return [services.agent_call_frame(call, "call_state") for call in calls.order_by("started_at")]
+
+
+class SupervisionConsumer(SupervisorConsumer):
+    """The supervisor's live view (supervision) and listening to calls: `call_listen` with the
+    supervisor's WebRTC offer, `call_whisper` on or off, `call_unlisten`."""
+
+    frame_errors = (ChatError, VoiceError)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.monitoring: set[str] = set()
+
+    async def _start(self, user) -> None:
+        await super()._start(user)
+        if not self.authenticated or self.closing:
+            return
+        await self.join(services.LIVE_CALLS_GROUP)
+        await self.join(services.monitor_group(user.pk))
+        for frame in await database_sync_to_async(_live_calls)():
+            await self.send_frame(frame)
+
+    async def disconnect(self, code):
+        for call_id in list(self.monitoring):
+            await self._unlisten(call_id)
+        await super().disconnect(code)
+
+    async def realtime_event(self, message: dict) -> None:
+        frame = message["event"]
+        if frame["type"].startswith("call_") or (frame["type"] == "error" and "call_id" in frame):
+            if frame["type"] == "call_listen_ended":
+                self.monitoring.discard(frame["call_id"])
+            await self.send_frame(frame)
+            return
+        await super().realtime_event(message)
+
+    async def frame_call_listen(self, frame: dict) -> None:
+        call_id = _call_id(frame)
+        await database_sync_to_async(services.monitor_start)(call_id=call_id, user=self.user, sdp=_sdp(frame))
+        self.monitoring.add(call_id)
+
+    async def frame_call_whisper(self, frame: dict) -> None:
+        call_id = _call_id(frame)
+        if not isinstance(frame.get("on"), bool):
+            raise VoiceError("invalid", _("on is true or false."))
+        if call_id not in self.monitoring:
+            raise VoiceError("not_listening", _("You are not listening to this call."))
+        await database_sync_to_async(services.monitor_whisper)(call_id=call_id, user=self.user, on=frame["on"])
+
+    async def frame_call_unlisten(self, frame: dict) -> None:
+        call_id = _call_id(frame)
+        if call_id not in self.monitoring:
+            raise VoiceError("not_listening", _("You are not listening to this call."))
+        await self._unlisten(call_id)
+
+    async def _unlisten(self, call_id: str) -> None:
+        self.monitoring.discard(call_id)
+        try:
+            await database_sync_to_async(services.monitor_stop)(call_id=call_id, user=self.user)
+        except VoiceError:
+            pass  # the call is gone

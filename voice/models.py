@@ -33,6 +33,11 @@ class QueueVoice(models.Model):
     recording_retention_months = models.PositiveSmallIntegerField(
         _("keep recordings for"), choices=Retention.choices, default=Retention.ONE_MONTH
     )
+    agent_sees_monitoring = models.BooleanField(
+        _("agents see when a supervisor listens"),
+        default=True,
+        help_text=_("Off: supervisors listen silently, unseen. A whisper is always heard, so always shown."),
+    )
 
     class Meta:
         verbose_name = _("queue call settings")

@@ -28,6 +28,8 @@ from routing.services import RoutingError
 from .models import Call, CallEvent, QueueVoice, Recording, new_token_nonce
 
 MEDIA_GROUP = "voice.media"
+LIVE_CALLS_GROUP = "voice.calls"  # supervisors' sockets: every live call's state
+MONITOR = "monitor:"
 TOKEN_SALT = "voice.caller-token"  # noqa: S105 - a signing salt, not a secret
 RECORDING_ACTIONS = ("start", "pause", "resume", "mask", "unmask")
 
@@ -98,6 +100,7 @@ def agent_call_frame(call: Call, kind: str) -> dict:
             "masked": call.recording_masked,
             "possible": recording_possible(),
         },
+        "agent": {"id": call.agent_id, "name": str(call.agent)} if call.agent is not None else None,
         "started_at": call.started_at.isoformat(),
         "answered_at": call.answered_at.isoformat() if call.answered_at else None,
     }
@@ -105,8 +108,10 @@ def agent_call_frame(call: Call, kind: str) -> dict:
 
 def _tell_parties(call: Call) -> None:
     publish_on_commit(groups=[call_group(call.pk)], event=state_frame(call))
+    frame = agent_call_frame(call, "call_state")
+    publish_on_commit(groups=[LIVE_CALLS_GROUP], event=frame)
     if call.agent is not None:
-        publish_on_commit(groups=[f"agent.{call.agent.user_id}"], event=agent_call_frame(call, "call_state"))
+        publish_on_commit(groups=[f"agent.{call.agent.user_id}"], event=frame)
 
 
 def _event(call: Call, kind: str, agent: AgentProfile | None = None, **data) -> None:
@@ -212,6 +217,9 @@ def leg_lost(*, call_id, leg: str) -> None:
     call = _locked(call_id)
     if not call.is_live:
         return
+    if leg.startswith(MONITOR):
+        _monitor_ended(call, user_id=int(leg.removeprefix(MONITOR)), reason="lost")
+        return
     if leg == "caller" or call.agent is None:
         _end(call, Call.EndReason.CONNECTION_LOST)
         return
@@ -313,6 +321,86 @@ def _requeue(call: Call, *, queue: Queue, kind: str) -> None:
     _event(call, kind, agent=previous, queue=queue.pk)
     media_command("call.wait", call)
     _tell_parties(call)
+
+
+# --- supervisors listening (V7) -----------------------------------------------------------
+
+
+def monitor_group(user_id: int) -> str:
+    return f"monitor.{user_id}"
+
+
+def _supervised_call(call_id, user) -> Call:
+    from routing.selectors import is_supervisor
+
+    if not is_supervisor(user):
+        raise VoiceError("forbidden", _("Only supervisors listen to calls."))
+    call = _locked(call_id)
+    if call.state not in (Call.State.TALKING, Call.State.ON_HOLD):
+        raise VoiceError("wrong_state", _("Only a call an agent is on can be listened to."))
+    return call
+
+
+def _tell_agent_monitored(call: Call, *, user, listening: bool, whisper: bool, heard: bool = False) -> None:
+    """Tell the agent, if the queue shows listeners; a whisper the agent hears (`heard`: it
+    starts, stops, or ends with the listening) is always told."""
+    voice_settings = QueueVoice.objects.filter(queue=call.queue).first()
+    visible = voice_settings.agent_sees_monitoring if voice_settings else True
+    if call.agent is not None and (visible or heard):
+        frame = {
+            "type": "call_monitored",
+            "call_id": str(call.pk),
+            "by": user.get_full_name() or user.get_username(),
+            "listening": listening,
+            "whisper": whisper,
+        }
+        publish_on_commit(groups=[f"agent.{call.agent.user_id}"], event=frame)
+
+
+@transaction.atomic
+def monitor_start(*, call_id, user, sdp: str) -> Call:
+    """A supervisor listens to a live call: they hear both sides; nobody hears them."""
+    call = _supervised_call(call_id, user)
+    _event(call, "monitor_started", by=user.get_username())
+    media_command("monitor.open", call, monitor=f"{MONITOR}{user.pk}", sdp=sdp, reply_group=monitor_group(user.pk))
+    _tell_agent_monitored(call, user=user, listening=True, whisper=False)
+    return call
+
+
+@transaction.atomic
+def monitor_whisper(*, call_id, user, on: bool) -> Call:
+    """The listening supervisor speaks to the agent, or stops; the caller never hears it."""
+    call = _supervised_call(call_id, user)
+    _event(call, "whisper_started" if on else "whisper_ended", by=user.get_username())
+    media_command("monitor.whisper", call, monitor=f"{MONITOR}{user.pk}", on=on)
+    _tell_agent_monitored(call, user=user, listening=True, whisper=on, heard=True)
+    return call
+
+
+@transaction.atomic
+def monitor_stop(*, call_id, user) -> None:
+    call = _locked(call_id)
+    media_command("monitor.close", call, monitor=f"{MONITOR}{user.pk}")
+    if call.is_live:
+        _monitor_ended(call, user_id=user.pk, reason="stopped")
+
+
+def _monitor_ended(call: Call, *, user_id: int, reason: str) -> None:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    last_whisper = (
+        CallEvent.objects.filter(call=call, kind__in=("whisper_started", "whisper_ended"), data__by=user.get_username())
+        .order_by("-at", "-id")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    _event(call, "monitor_ended", by=user.get_username(), reason=reason)
+    _tell_agent_monitored(call, user=user, listening=False, whisper=False, heard=last_whisper == "whisper_started")
+    frame = {"type": "call_listen_ended", "call_id": str(call.pk), "reason": reason}
+    publish_on_commit(groups=[monitor_group(user_id)], event=frame)
 
 
 # --- the end ------------------------------------------------------------------------------

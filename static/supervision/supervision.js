@@ -58,9 +58,13 @@
       case "customer_presence":
         if (S.watch && S.watch.id === f.conversation_id && !S.watch.ended) { $("watch-state").textContent = f.online ? "" : T.customer_offline; }
         break;
-      case "error": showNotice(fmt(T.error, { message: f.message })); break;
+      case "error": if (f.call_id) { toCalls(f); } else { showNotice(fmt(T.error, { message: f.message })); } break;
+      default: if (f.type.indexOf("call_") === 0) { toCalls(f); }
     }
   }
+  // Live calls and listening to them (static/voice/monitor.js) take the call frames.
+  function toCalls(f) { document.dispatchEvent(new CustomEvent("cc-call-frame", { detail: f })); }
+  window.CCSupervision = { send: send };
 
   /* --- the tables --- */
   function render() {

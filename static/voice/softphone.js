@@ -73,6 +73,7 @@
   }
 
   function hangUpMedia() {
+    $("softphone-monitored").hidden = true;
     if (!call) { return; }
     if (call.pc) { call.pc.close(); }
     if (call.mic) { call.mic.getTracks().forEach(function (t) { t.stop(); }); }
@@ -114,6 +115,12 @@
         break;
       case "call_left":
         if (call && call.id === f.call_id) { finish(T.transferred); }
+        break;
+      case "call_monitored":
+        if (call && call.id === f.call_id) {
+          $("softphone-monitored").hidden = !f.listening && !f.whisper;
+          $("softphone-monitored").textContent = fmt(f.whisper ? T.whispering : T.monitored, { name: f.by });
+        }
         break;
       case "error": $("softphone-state").textContent = fmt(T.error, { message: f.message }); break;
     }

@@ -20,9 +20,10 @@ from voice.models import Recording
 
 pytestmark = pytest.mark.browser
 
-CALLER_HZ, AGENT_HZ = 700, 1300
+CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ = 700, 1300, 1900
 
-# The peak frequency of what the call's <audio> element plays, by WebAudio, over `ms`.
+# The peak frequency of what the call's <audio> element plays, by WebAudio, over `ms`, and the
+# level (dB) at each of our three tones.
 PEAK_HEARD = """async ([id, ms]) => {
   const stream = document.getElementById(id).srcObject;
   if (!stream) { return null; }
@@ -36,8 +37,13 @@ PEAK_HEARD = """async ([id, ms]) => {
   let best = 1;
   for (let i = 1; i < bins.length; i++) { if (bins[i] > bins[best]) { best = i; } }
   const hz = best * context.sampleRate / analyser.fftSize;
+  const at = (f) => {
+    const i = Math.round(f * analyser.fftSize / context.sampleRate);
+    return Math.max(bins[i - 2], bins[i - 1], bins[i], bins[i + 1], bins[i + 2]);
+  };
+  const levels = { 700: at(700), 1300: at(1300), 1900: at(1900), floor: at(3100) };
   await context.close();
-  return { hz: hz, db: bins[best] };
+  return { hz: hz, db: bins[best], levels: levels };
 }"""
 
 
@@ -100,6 +106,11 @@ def voice_system(transactional_db, tmp_path):
     server.stop()
 
 
+def audible(result: dict, frequency: int) -> bool:
+    """The tone stands well above the spectrum where no tone is (at 3.1 kHz)."""
+    return result["levels"][str(frequency)] > result["levels"]["floor"] + 20
+
+
 def heard_peak(page, element_id: str) -> dict:
     result = page.evaluate(PEAK_HEARD, [element_id, 1500])
     assert result is not None, f"#{element_id} has no stream"
@@ -147,6 +158,26 @@ def test_a_customer_calls_from_the_widget_and_the_agent_answers_in_the_softphone
     customer_hears, agent_hears = heard_peak(customer, "call-audio"), heard_peak(agent, "softphone-audio")
     assert abs(customer_hears["hz"] - AGENT_HZ) < 20, customer_hears
     assert abs(agent_hears["hz"] - CALLER_HZ) < 20, agent_hears
+
+    # A supervisor listens: hears both; whispers: the agent hears it, the caller never does.
+    supervisor_context = phone_browser(SUPERVISOR_HZ).new_context(locale="en-US")
+    supervisor = log_in(supervisor_context, server.url, "supervisor", "/supervision/")
+    supervisor.get_by_role("button", name="Listen").click()
+    expect(supervisor.get_by_role("button", name="Stop listening")).to_be_visible()
+    expect(agent.locator("#softphone-monitored")).to_contain_text("is listening to this call")
+    supervisor.wait_for_timeout(1500)
+    supervisor_hears = heard_peak(supervisor, "monitor-audio")
+    assert audible(supervisor_hears, CALLER_HZ), supervisor_hears
+    assert audible(supervisor_hears, AGENT_HZ), supervisor_hears
+    supervisor.get_by_role("button", name="Whisper to the agent").click()
+    expect(agent.locator("#softphone-monitored")).to_contain_text("is whispering to you")
+    agent.wait_for_timeout(1500)
+    agent_hears, customer_hears = heard_peak(agent, "softphone-audio"), heard_peak(customer, "call-audio")
+    assert audible(agent_hears, SUPERVISOR_HZ), agent_hears
+    assert audible(agent_hears, CALLER_HZ), agent_hears
+    assert not audible(customer_hears, SUPERVISOR_HZ), customer_hears
+    supervisor.get_by_role("button", name="Stop listening").click()
+    expect(agent.locator("#softphone-monitored")).to_be_hidden()
 
     # A sensitive stretch: masked in the recording, still heard on the call.
     agent.get_by_role("button", name="Mask").click()

@@ -151,3 +151,11 @@ def peak(samples: np.ndarray, rate: int = 48_000) -> float:
 
 def loudness(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+
+
+def tone_strength(samples: np.ndarray, frequency: float, rate: int = 48_000) -> float:
+    """How far a tone at `frequency` stands above the spectrum's median (a ratio)."""
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    resolution = rate / len(samples)
+    low, high = int((frequency - 15) / resolution), int((frequency + 15) / resolution) + 1
+    return float(spectrum[low:high].max() / max(np.median(spectrum), 1e-9))

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .audio import Clip, Silence
-from .legs import Bridge, Leg, Recorder
+from .legs import Bridge, Feed, Leg, Mix, Recorder
 from .music import hold_music
 
 logger = logging.getLogger(__name__)
 
 CALLER, AGENT = "caller", "agent"
+MONITOR = "monitor:"  # a supervisor's leg: "monitor:<user id>"
 
 
 class Reports(Protocol):
@@ -61,6 +62,14 @@ class MediaEngine(Protocol):
     async def end(self, call_id: str) -> None:
         """Hang up every leg; a recording in progress is finished and reported."""
 
+    async def monitor_open(self, call_id: str, monitor: str, sdp: str) -> str:
+        """A supervisor listens: they hear caller and agent; nobody hears them."""
+
+    async def monitor_whisper(self, call_id: str, monitor: str, on: bool) -> None:
+        """The listening supervisor speaks to the agent only (the caller never hears it)."""
+
+    async def monitor_close(self, call_id: str, monitor: str) -> None: ...
+
 
 @dataclass
 class _Recording:
@@ -68,6 +77,15 @@ class _Recording:
     buffer: io.BytesIO
     agent_id: int | None
     started_at: datetime.datetime
+
+
+@dataclass
+class _Monitor:
+    leg: Leg
+    hears: tuple[Feed, Feed] = field(default_factory=lambda: (Feed(), Feed()))  # caller, agent
+    voice: Feed = field(default_factory=Feed)  # what the supervisor says
+    whisper: bool = False
+    hooks: list = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +99,7 @@ class _CallMedia:
     masked: bool = False
     agent_id: int | None = None
     digits: asyncio.Queue = field(default_factory=asyncio.Queue)
+    monitors: dict[str, _Monitor] = field(default_factory=dict)
 
 
 class AiortcEngine:
@@ -112,6 +131,11 @@ class AiortcEngine:
     def _state_changed(self, call_id: str, leg: Leg) -> None:
         state = leg.connection.connectionState
         call = self.calls.get(call_id)
+        if call is not None and leg.name.startswith(MONITOR):
+            monitor = call.monitors.get(leg.name)
+            if monitor is not None and monitor.leg is leg and state in ("failed", "closed"):
+                asyncio.ensure_future(self._monitor_lost(call, leg.name))
+            return
         if call is None or call.legs.get(leg.name) is not leg:
             return  # replaced or hung up: not news
         if state == "connected":
@@ -148,6 +172,28 @@ class AiortcEngine:
                 if call.bridge is not None:
                     call.bridge.unbridge()
                 call.bridge = Bridge(caller, agent)
+            # The agent hears the caller, and any supervisor who whispers; the caller never does.
+            whispers = [monitor.voice for monitor in call.monitors.values() if monitor.whisper]
+            from_caller = call.bridge.feeds[1]
+            wanted = Mix([from_caller, *whispers]) if whispers else from_caller
+            current = agent.track.source
+            if not (current is from_caller and not whispers) and not (
+                isinstance(current, Mix) and current.feeds == [from_caller, *whispers]
+            ):
+                agent.track.play(wanted)
+        self._hook_monitors(call)
+
+    def _hook_monitors(self, call: _CallMedia) -> None:
+        """Each monitor hears whichever caller and agent legs the call has now."""
+        caller, agent = call.legs.get(CALLER), call.legs.get(AGENT)
+        for monitor in call.monitors.values():
+            for leg, hook in monitor.hooks:
+                if hook in leg.listeners:
+                    leg.listeners.remove(hook)
+            pairs = ((caller, monitor.hears[0]), (agent, monitor.hears[1]))
+            monitor.hooks = [(leg, feed.push) for leg, feed in pairs if leg is not None]
+            for leg, hook in monitor.hooks:
+                leg.listeners.append(hook)
 
     async def _apply_recording(self, call: _CallMedia) -> None:
         caller, agent = call.legs.get(CALLER), call.legs.get(AGENT)
@@ -216,6 +262,8 @@ class AiortcEngine:
         if call is None:
             return
         call.mode = "idle"
+        for monitor in list(call.monitors):
+            await self.monitor_close(call_id, monitor)
         await self._finish_recording(call)
         if call.bridge is not None:
             call.bridge.unbridge()
@@ -223,6 +271,41 @@ class AiortcEngine:
         for leg in legs:
             await leg.close()
         self.calls.pop(call_id, None)
+
+    async def monitor_open(self, call_id: str, monitor: str, sdp: str) -> str:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise LookupError(f"no media for call {call_id}")
+        await self.monitor_close(call_id, monitor)
+        leg = Leg(monitor)
+        watcher = call.monitors[monitor] = _Monitor(leg)
+        leg.listeners.append(watcher.voice.push)
+        leg.connection.on("connectionstatechange", lambda: self._state_changed(call_id, leg))
+        answer = await leg.answer(sdp)
+        leg.track.play(Mix(list(watcher.hears)))
+        self._apply(call)
+        return answer
+
+    async def monitor_whisper(self, call_id: str, monitor: str, on: bool) -> None:
+        call = self.calls.get(call_id)
+        if call is not None and monitor in call.monitors:
+            call.monitors[monitor].whisper = on
+            self._apply(call)
+
+    async def monitor_close(self, call_id: str, monitor: str) -> None:
+        call = self.calls.get(call_id)
+        watcher = call.monitors.pop(monitor, None) if call is not None else None
+        if watcher is None:
+            return
+        for leg, hook in watcher.hooks:
+            if hook in leg.listeners:
+                leg.listeners.remove(hook)
+        self._apply(call)
+        await watcher.leg.close()
+
+    async def _monitor_lost(self, call: _CallMedia, monitor: str) -> None:
+        await self.monitor_close(call.call_id, monitor)
+        await self.reports.leg_lost(call.call_id, monitor)
 
     async def close(self) -> None:
         for call_id in list(self.calls):

@@ -41,6 +41,21 @@ class Feed:
         return self.frames.popleft() if self.frames else SILENT_FRAME
 
 
+class Mix:
+    """Several live feeds heard at once (a supervisor hears caller and agent; an agent hears
+    the caller and a whispering supervisor), summed and clipped to 16 bits."""
+
+    def __init__(self, feeds: list[Feed]):
+        self.feeds = feeds
+
+    def read(self) -> np.ndarray:
+        frames = [feed.read() for feed in self.feeds]
+        if len(frames) == 1:
+            return frames[0]
+        total = np.sum([frame.astype(np.int32) for frame in frames], axis=0)
+        return np.clip(total, -32768, 32767).astype(np.int16)
+
+
 def mono(frame: av.AudioFrame) -> np.ndarray:
     """A decoded frame as 48 kHz mono int16: Opus decodes to interleaved stereo, and a browser's
     microphone is one channel copied to both."""

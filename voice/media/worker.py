@@ -138,6 +138,12 @@ class MediaWorker:
             await self.engine.digit(call_id, command["digit"])
         elif kind == "call.end":
             await self.engine.end(call_id)
+        elif kind == "monitor.open":
+            await self._monitor_open(call_id, command)
+        elif kind == "monitor.whisper":
+            await self.engine.monitor_whisper(call_id, command["monitor"], command["on"])
+        elif kind == "monitor.close":
+            await self.engine.monitor_close(call_id, command["monitor"])
         else:
             logger.warning("unknown media command %r", kind)
 
@@ -155,6 +161,18 @@ class MediaWorker:
                 await self.reports.leg_lost(call_id, leg)
             return
         await self._publish(reply_group, {"type": frame_type, "call_id": call_id, "sdp": answer})
+
+    async def _monitor_open(self, call_id: str, command: dict) -> None:
+        try:
+            answer = await self.engine.monitor_open(call_id, command["monitor"], command["sdp"])
+        except Exception as error:
+            logger.warning("call %s: a supervisor's offer could not be answered: %s", call_id, error)
+            frame = {"type": "error", "code": "media_failed", "call_id": call_id}
+            frame["message"] = _("The call's audio could not be set up.")
+            await self._publish(command["reply_group"], frame)
+            await self.reports.leg_lost(call_id, command["monitor"])
+            return
+        await self._publish(command["reply_group"], {"type": "call_listen_sdp", "call_id": call_id, "sdp": answer})
 
     async def _publish(self, group: str, frame: dict) -> None:
         await self.layer.group_send(group, {"type": "realtime.event", "event": frame})

@@ -39,7 +39,34 @@ def softphone_texts() -> dict[str, str]:
         "transferred": _("The call went back to a queue."),
         "no_microphone": _("Your microphone could not be used: allow it for this site."),
         "error": _("Call: %(message)s"),
+        "monitored": _("%(name)s is listening to this call."),
+        "whispering": _("%(name)s is whispering to you."),
     }
+
+
+def monitor_texts() -> dict[str, str]:
+    return {
+        "none": _("No calls right now."),
+        "waiting": _("Waiting"),
+        "connecting": _("Connecting"),
+        "queued": _("In the queue"),
+        "talking": _("Talking"),
+        "on_hold": _("On hold"),
+        "listen": _("Listen"),
+        "listen_label": _("Listen to the call of %(caller)s with %(agent)s"),
+        "whisper": _("Whisper to the agent"),
+        "stop_whisper": _("Stop whispering"),
+        "stop": _("Stop listening"),
+        "listening": _("Listening"),
+        "unknown_caller": _("Caller"),
+        "no_microphone": _("Your microphone could not be used: allow it for this site."),
+        "error": _("Call: %(message)s"),
+    }
+
+
+@register.inclusion_tag("voice/live_calls.html")
+def live_calls() -> dict:
+    return {"texts": monitor_texts(), "config": {"voice_processing": settings.CC_CALL_VOICE_PROCESSING}}
 
 
 @register.inclusion_tag("voice/softphone.html")
