@@ -16,6 +16,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +26,7 @@ from routing import services as routing
 from routing.models import AgentProfile, Channel, Contact, Queue, WorkItem
 from routing.services import RoutingError
 
+from . import prompts
 from .models import Call, CallEvent, QueueVoice, Recording, new_token_nonce
 
 MEDIA_GROUP = "voice.media"
@@ -182,7 +184,15 @@ def leg_connected(*, call_id, leg: str) -> None:
         media_command("call.end", call)
         return
     if leg == "caller" and call.state == Call.State.CONNECTING:
-        _enqueue(call)
+        flow = prompts.call_flow(queue=call.queue, language=call.locale, recorded=call.record)
+        if flow is None:
+            _enqueue(call)
+        else:
+            call.state = Call.State.IVR
+            call.save(update_fields=["state"])
+            _event(call, "ivr")
+            media_command("call.ivr", call, flow=flow)
+            _tell_parties(call)
     elif leg == "agent" and call.agent is not None and call.state == Call.State.QUEUED:
         call.state = Call.State.TALKING
         call.answered_at = call.answered_at or timezone.now()
@@ -206,8 +216,44 @@ def _enqueue(call: Call) -> None:
     call.queued_at = timezone.now()
     call.save(update_fields=["state", "queued_at"])
     _event(call, "queued", queue=item.queue_id)
-    media_command("call.wait", call)
+    media_command("call.wait", call, **prompts.waiting_media(queue=item.queue, language=call.locale))
     _tell_parties(call)
+
+
+@transaction.atomic
+def ivr_finished(*, call_id, outcome: dict) -> None:
+    """The caller walked the menu: to a queue (with what they keyed), or the call ends (closed,
+    or no choice made)."""
+    call = _locked(call_id)
+    if call.state != Call.State.IVR:
+        return
+    call.collected = outcome.get("collected") or {}
+    call.save(update_fields=["collected"])
+    _event(call, "menu_done", keys="".join(outcome.get("path", [])), collected=call.collected)
+    if outcome.get("hang_up"):
+        reason = Call.EndReason.CLOSED if outcome["hang_up"] == "closed" else Call.EndReason.NO_CHOICE
+        _end(call, reason)
+        return
+    queue_id = outcome.get("queue")
+    if queue_id and queue_id != call.queue_id:
+        queue = Queue.objects.filter(pk=queue_id).first()
+        if queue is not None:
+            call.queue = queue
+            call.save(update_fields=["queue"])
+    _enqueue(call)
+
+
+def call_wait_position(*, call_id) -> int | None:
+    """The caller's place among the calls waiting in their queue, or None if not waiting."""
+    item = WorkItem.objects.filter(
+        channel=Channel.VOICE, reference=str(call_id), state__in=(WorkItem.State.WAITING, WorkItem.State.OFFERED)
+    ).first()
+    if item is None:
+        return None
+    ahead = WorkItem.objects.filter(
+        channel=Channel.VOICE, queue_id=item.queue_id, state__in=(WorkItem.State.WAITING, WorkItem.State.OFFERED)
+    ).filter(Q(priority__gt=item.priority) | Q(priority=item.priority, enqueued_at__lt=item.enqueued_at))
+    return ahead.count() + 1
 
 
 @transaction.atomic
@@ -319,7 +365,7 @@ def _requeue(call: Call, *, queue: Queue, kind: str) -> None:
     call.state = Call.State.QUEUED
     call.save(update_fields=["agent", "queue", "state"])
     _event(call, kind, agent=previous, queue=queue.pk)
-    media_command("call.wait", call)
+    media_command("call.wait", call, **prompts.waiting_media(queue=queue, language=call.locale))
     _tell_parties(call)
 
 

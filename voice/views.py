@@ -17,7 +17,7 @@ from routing.models import AgentProfile
 from routing.selectors import agent_queues
 
 from . import selectors, services
-from .models import Recording
+from .models import Prompt, Recording
 from .services import VoiceError
 
 PAGE_SIZE = 50
@@ -113,4 +113,18 @@ def recording_audio(request, recording_id):
     response["Cache-Control"] = "no-store"
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="call-{recording.started_at:%Y%m%d-%H%M%S}.ogg"'
+    return response
+
+
+@login_required
+def prompt_audio(request, prompt_id: int):
+    """A prompt as callers hear it, for the console's player (staff who may view prompts)."""
+    if not request.user.is_staff or not request.user.has_perm("voice.view_prompt"):
+        raise PermissionDenied
+    prompt = Prompt.objects.filter(pk=prompt_id).first()
+    if prompt is None or not prompt.audio:
+        raise Http404
+    with prompt.audio.open("rb") as audio:
+        response = HttpResponse(audio.read(), content_type="audio/wav")
+    response["Cache-Control"] = "private, max-age=300"
     return response

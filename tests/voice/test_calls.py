@@ -84,6 +84,7 @@ async def test_a_web_call_queues_is_answered_both_hear_each_other_and_the_record
     item = await sync_to_async(WorkItem.objects.get)(reference=str(call.pk))
     assert item.state == WorkItem.State.DONE
     kinds = await sync_to_async(lambda: list(CallEvent.objects.filter(call=call).values_list("kind", flat=True)))()
-    assert kinds[:5] == ["started", "queued", "assigned", "answered", "ended"]
+    # The queue records: the caller first hears "This call is recorded" (the menu step).
+    assert kinds[:7] == ["started", "ivr", "menu_done", "queued", "assigned", "answered", "ended"]
     assert "recorded" in kinds
     assert (await sync_to_async(Call.objects.get)(pk=call.pk)).state == Call.State.ENDED

@@ -11,16 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import io
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .audio import Clip, Silence
+import numpy as np
+
+from .audio import Clip, Silence, decode
 from .legs import Bridge, Feed, Leg, Mix, Recorder
 from .music import hold_music
 
 logger = logging.getLogger(__name__)
+
+PROMPT_CACHE_SIZE = 256
+
+
+@functools.lru_cache(maxsize=PROMPT_CACHE_SIZE)
+def _decoded(path: str, mtime: float) -> np.ndarray:
+    return decode(path)
+
+
+def prompt_samples(path: str) -> np.ndarray:
+    """A prompt file as 48 kHz mono samples, decoded once per process (while unchanged):
+    every caller hearing it shares the samples."""
+    return _decoded(path, os.stat(path).st_mtime)
+
 
 CALLER, AGENT = "caller", "agent"
 MONITOR = "monitor:"  # a supervisor's leg: "monitor:<user id>"
@@ -46,8 +64,16 @@ class MediaEngine(Protocol):
         """Answer a party's WebRTC offer; returns the answer. A second offer for the same
         leg replaces the first connection (a reloaded workspace)."""
 
-    async def wait(self, call_id: str) -> None:
-        """The caller waits in a queue, hearing hold music; an agent leg, if any, goes."""
+    async def wait(self, call_id: str, *, music: str | None = None, announce: dict | None = None) -> None:
+        """The caller waits in a queue, hearing hold music (a prompt file, or the built-in
+        music) and, every `announce["every"]` seconds, their place; an agent leg, if any, goes."""
+
+    async def say(self, call_id: str, prompts: list[str], *, interruptible: bool = True) -> bool:
+        """Play prompt files to the caller, one after another; True if all played out, False
+        if a key interrupted them (it stays to be read) or the caller went."""
+
+    async def next_digit(self, call_id: str, within: float) -> str | None:
+        """The next key the caller pressed, waiting up to `within` seconds; None if none."""
 
     async def bridge(self, call_id: str, *, record: bool, masked: bool, agent_id: int | None) -> None:
         """Caller and agent hear each other; the recording runs if `record`."""
@@ -94,21 +120,27 @@ class _CallMedia:
     legs: dict[str, Leg] = field(default_factory=dict)
     bridge: Bridge | None = None
     recording: _Recording | None = None
-    mode: str = "idle"  # idle, wait, bridge, hold
+    mode: str = "idle"  # idle, ivr, wait, bridge, hold
     record: bool = False
     masked: bool = False
     agent_id: int | None = None
     digits: asyncio.Queue = field(default_factory=asyncio.Queue)
+    digit_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    music: Clip | None = None
+    announcing: bool = False
+    tasks: set = field(default_factory=set)  # the menu walk, the announcer
     monitors: dict[str, _Monitor] = field(default_factory=dict)
 
 
 class AiortcEngine:
     """Calls' media in this process, over aiortc."""
 
-    def __init__(self, reports: Reports):
+    def __init__(self, reports: Reports, announcer=None):
         self.reports = reports
         self.calls: dict[str, _CallMedia] = {}
         self.music = hold_music()
+        # announcer(engine, call_id, prompts): tells a waiting caller their place now and then.
+        self.announcer = announcer
 
     def _call(self, call_id: str) -> _CallMedia:
         call = self.calls.get(call_id)
@@ -163,8 +195,10 @@ class AiortcEngine:
             call.bridge.unbridge()
             call.bridge = None
         if call.mode in ("wait", "hold") and caller is not None:
-            if not isinstance(caller.track.source, Clip):
-                caller.track.play(Clip(self.music, loop=True))
+            if call.music is None:
+                call.music = Clip(self.music, loop=True)
+            if caller.track.source is not call.music and not call.announcing:
+                caller.track.play(call.music)
             if agent is not None:
                 agent.track.play(Silence())
         if call.mode == "bridge" and caller is not None and agent is not None:
@@ -227,9 +261,12 @@ class AiortcEngine:
         except Exception:
             logger.exception("a recording could not be stored")
 
-    async def wait(self, call_id: str) -> None:
+    async def wait(self, call_id: str, *, music: str | None = None, announce: dict | None = None) -> None:
         call = self._call(call_id)
         call.mode = "wait"
+        call.music = Clip(prompt_samples(music) if music else self.music, loop=True)
+        if announce and announce.get("every") and self.announcer is not None:
+            self.spawn(call, self.announcer(self, call_id, announce))
         agent = call.legs.pop(AGENT, None)
         if agent is not None:
             await self._drop_leg(call, agent)
@@ -255,13 +292,65 @@ class AiortcEngine:
         await self._apply_recording(call)
 
     async def digit(self, call_id: str, digit: str) -> None:
-        self._call(call_id).digits.put_nowait(digit)
+        call = self._call(call_id)
+        call.digits.put_nowait(digit)
+        call.digit_arrived.set()
+
+    def spawn(self, call: _CallMedia, work) -> asyncio.Task:
+        """Run `work` (a menu walk, an announcer) for the call; cancelled when the call ends."""
+        task = asyncio.ensure_future(work)
+        call.tasks.add(task)
+        task.add_done_callback(call.tasks.discard)
+        return task
+
+    async def ivr(self, call_id: str) -> None:
+        """The caller is in a menu: prompts only, until told to wait."""
+        call = self._call(call_id)
+        call.mode = "ivr"
+        self._apply(call)
+
+    async def say(self, call_id: str, prompts: list[str], *, interruptible: bool = True) -> bool:
+        call = self.calls.get(call_id)
+        for path in prompts:
+            caller = call.legs.get(CALLER) if call is not None else None
+            if caller is None:
+                return False
+            if interruptible and not call.digits.empty():
+                return False
+            played = caller.track.play(Clip(prompt_samples(path)))
+            waits = {played}
+            if interruptible:
+                call.digit_arrived.clear()
+                waits.add(asyncio.ensure_future(call.digit_arrived.wait()))
+            done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in pending:
+                if waiting is not played:
+                    waiting.cancel()
+            if played not in done:  # a key: stop talking, the key is read next
+                caller.track.play(Silence())
+                return False
+            if not played.result():
+                return False
+        return True
+
+    async def next_digit(self, call_id: str, within: float) -> str | None:
+        call = self.calls.get(call_id)
+        if call is None:
+            return None
+        try:
+            async with asyncio.timeout(within):
+                return await call.digits.get()
+        except TimeoutError:
+            return None
 
     async def end(self, call_id: str) -> None:
         call = self.calls.get(call_id)
         if call is None:
             return
         call.mode = "idle"
+        for task in list(call.tasks):
+            task.cancel()
+        await asyncio.gather(*call.tasks, return_exceptions=True)
         for monitor in list(call.monitors):
             await self.monitor_close(call_id, monitor)
         await self._finish_recording(call)

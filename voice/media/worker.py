@@ -20,6 +20,7 @@ from django.db import close_old_connections
 from django.utils.translation import gettext as _
 
 from .. import sealing, services
+from . import ivr
 from .engine import AGENT, CALLER, AiortcEngine, MediaEngine
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,12 @@ class ServiceReports:
     async def leg_lost(self, call_id: str, leg: str) -> None:
         await in_thread(services.leg_lost)(call_id=call_id, leg=leg)
 
+    async def wait_position(self, call_id: str) -> int | None:
+        return await in_thread(services.call_wait_position)(call_id=call_id)
+
+    async def ivr_done(self, call_id: str, outcome: dict) -> None:
+        await in_thread(services.ivr_finished)(call_id=call_id, outcome=outcome)
+
     async def recording_done(
         self,
         call_id: str,
@@ -70,7 +77,7 @@ class MediaWorker:
     def __init__(self, engine: MediaEngine | None = None, reports: ServiceReports | None = None):
         self.layer = get_channel_layer()
         self.reports = reports or ServiceReports()
-        self.engine = engine or AiortcEngine(self.reports)
+        self.engine = engine or AiortcEngine(self.reports, announcer=self._announcer)
         self.inboxes: dict[str, asyncio.Queue] = {}
         self.runners: set[asyncio.Task] = set()
         self.ready = asyncio.Event()
@@ -122,8 +129,11 @@ class MediaWorker:
         kind = command["type"]
         if kind == "leg.open":
             await self._leg_open(call_id, command)
+        elif kind == "call.ivr":
+            await self.engine.ivr(call_id)
+            self.engine.spawn(self.engine._call(call_id), self._walk(call_id, command["flow"]))
         elif kind == "call.wait":
-            await self.engine.wait(call_id)
+            await self.engine.wait(call_id, music=command.get("music"), announce=command.get("announce"))
         elif kind == "call.bridge":
             await self.engine.bridge(
                 call_id, record=command["record"], masked=command["masked"], agent_id=command.get("agent_id")
@@ -146,6 +156,17 @@ class MediaWorker:
             await self.engine.monitor_close(call_id, command["monitor"])
         else:
             logger.warning("unknown media command %r", kind)
+
+    async def _walk(self, call_id: str, flow: dict) -> None:
+        try:
+            outcome = await ivr.walk(self.engine, call_id, flow)
+        except Exception:
+            logger.exception("call %s: the menu walk failed; the caller goes to the queue", call_id)
+            outcome = {"queue": None, "path": [], "collected": {}}
+        await self.reports.ivr_done(call_id, outcome)
+
+    def _announcer(self, engine, call_id: str, prompts: dict):
+        return ivr.announce(engine, call_id, prompts, lambda: self.reports.wait_position(call_id))
 
     async def _leg_open(self, call_id: str, command: dict) -> None:
         leg, reply_group = command["leg"], command["reply_group"]
