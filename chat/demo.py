@@ -9,7 +9,7 @@ from django.db import transaction
 
 from routing.models import MIDNIGHT, AgentProfile, Channel, Queue, QueueMembership, WeeklySlot
 from routing.roles import ADMIN, AGENT, SUPERVISOR, sync_roles
-from voice.models import QueueVoice
+from voice.demo import load_voice_demo
 
 from .models import CannedResponse, Widget
 
@@ -37,8 +37,9 @@ def load_demo_data() -> dict[str, int]:
             "closed_message": "We are closed. Leave us a message and we will get back to you.",
         },
     )
-    # The demo records its calls, sealed to the demo certificate the media process makes.
-    QueueVoice.objects.update_or_create(queue=queue, defaults={"record_calls": True})
+    # The demo records its calls (sealed to the demo certificate the media process makes)
+    # and greets callers with a menu.
+    load_voice_demo(queue)
     for weekday in range(7):  # open around the clock
         WeeklySlot.objects.get_or_create(queue=queue, weekday=weekday, opens=MIDNIGHT, closes=MIDNIGHT)
     Widget.objects.update_or_create(

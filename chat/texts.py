@@ -57,6 +57,7 @@ def widget_texts() -> dict[str, str]:
         "call_us": _("Call us"),
         "call_connecting": _("Calling…"),
         "call_no_microphone": _("We could not use your microphone. Allow it in your browser and try again."),
+        "call_menu": _("Listen to the menu and choose with the keypad."),
         "call_queued": _("You are in the queue. Please hold; we will answer as soon as we can."),
         "call_talking": _("Connected with %(name)s."),
         "call_on_hold": _("You are on hold."),

@@ -2,6 +2,8 @@
 espeak-ng: digits and numbers, the recorded-call notice, queue announcements, the read-back
 of collected digits. A developer's tool (apt-get install espeak-ng), run when a text changes;
 the Ogg/Opus files are committed, so nothing is synthesised or downloaded at run time.
+Every run rewrites every file (Ogg streams get new serial numbers): commit only the ones whose
+text changed.
 Installations replace any of them with their own recordings in the console (V5).
 
     .venv/bin/python scripts/make_system_prompts.py
@@ -118,6 +120,23 @@ PHRASES = {
 }
 
 
+DEMO = Path(__file__).resolve().parent.parent / "voice" / "prompts" / "demo"
+DEMO_PROMPTS = {
+    "greeting": {
+        "en": "Welcome to demo support.",
+        "fi": "Tervetuloa demotukeen.",
+    },
+    "menu": {
+        "en": "For advice, press 1. To key in your customer number, press 2. To hear this again, press 9.",
+        "fi": "Neuvontaan paina 1. Asiakasnumeron näppäilyyn paina 2. Kuullaksesi tämän uudelleen paina 9.",
+    },
+    "customer_number": {
+        "en": "Key in your customer number, then press hash.",
+        "fi": "Näppäile asiakasnumerosi ja paina lopuksi risuaitaa.",
+    },
+}
+
+
 def synthesise(voice: str, text: str, target: Path) -> None:
     with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
         subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", wav.name, text], check=True)  # noqa: S603, S607
@@ -146,6 +165,10 @@ def main() -> int:
             if texts[language].strip(" .") or purpose != "position_after":
                 synthesise(voice, texts[language], folder / f"{purpose}.ogg")
         print(language, len(list(folder.glob("*.ogg"))), "prompts")
+    for name, texts in DEMO_PROMPTS.items():
+        for language, text in texts.items():
+            (DEMO / language).mkdir(parents=True, exist_ok=True)
+            synthesise(VOICES[language], text, DEMO / language / f"{name}.ogg")
     return 0
 
 

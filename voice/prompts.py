@@ -76,8 +76,16 @@ def system_prompt(purpose: str, language: str, number: int | None = None) -> str
     return None
 
 
-def _path(prompt: Prompt | None) -> str | None:
-    return prompt.audio.path if prompt is not None and prompt.audio else None
+def _path(prompt: Prompt | None, language: str = "") -> str | None:
+    """The prompt's file; a prompt of the same name in the caller's language stands in for it
+    (one menu, its prompts recorded in several languages)."""
+    if prompt is None:
+        return None
+    if language and prompt.language != language:
+        variant = Prompt.objects.filter(name=prompt.name, language=language, purpose=prompt.purpose).first()
+        if variant is not None and variant.audio:
+            return variant.audio.path
+    return prompt.audio.path if prompt.audio else None
 
 
 def announcement_prompts(language: str) -> dict:
@@ -89,7 +97,7 @@ def announcement_prompts(language: str) -> dict:
     }
 
 
-def menus_from(menu: IvrMenu) -> dict[str, dict]:
+def menus_from(menu: IvrMenu, language: str = "") -> dict[str, dict]:
     """Every menu reachable from `menu`, described for the media process."""
     now = timezone.now()
     described: dict[str, dict] = {}
@@ -108,7 +116,7 @@ def menus_from(menu: IvrMenu) -> dict[str, dict]:
                 "label": option.label,
                 "queue": option.queue_id,
                 "menu": option.submenu_id,
-                "prompt": _path(option.prompt),
+                "prompt": _path(option.prompt, language),
                 "min": option.collect_min,
                 "max": option.collect_max,
             }
@@ -117,10 +125,10 @@ def menus_from(menu: IvrMenu) -> dict[str, dict]:
         closed = current.hours_queue is not None and not hours.is_open(queue=current.hours_queue, at=now)
         described[str(menu_id)] = {
             "name": current.name,
-            "greeting": _path(current.greeting),
-            "prompt": _path(current.menu_prompt),
+            "greeting": _path(current.greeting, language),
+            "prompt": _path(current.menu_prompt, language),
             "closed": closed,
-            "closed_prompt": _path(current.closed_prompt),
+            "closed_prompt": _path(current.closed_prompt, language),
             "timeout": current.timeout_seconds,
             "tries": current.max_tries,
             "no_choice": {"action": current.no_choice, "queue": current.no_choice_queue_id},
@@ -141,7 +149,7 @@ def call_flow(*, queue, language: str, recorded: bool) -> dict | None:
         "language": language,
         "recorded": notice,
         "menu": str(menu.pk) if menu else None,
-        "menus": menus_from(menu) if menu else {},
+        "menus": menus_from(menu, language) if menu else {},
         "system": {
             "invalid": system_prompt("invalid", language),
             "you_entered": system_prompt("you_entered", language),
@@ -157,6 +165,22 @@ def waiting_media(*, queue, language: str) -> dict:
     voice_settings = QueueVoice.objects.select_related("hold_music").filter(queue=queue).first()
     every = voice_settings.announce_every_seconds if voice_settings else 60
     return {
-        "music": _path(voice_settings.hold_music) if voice_settings else None,
+        "music": _path(voice_settings.hold_music, language) if voice_settings else None,
         "announce": {"every": every, **announcement_prompts(language)} if every else None,
     }
+
+
+def prompt_from_file(path: Path, *, name: str, language: str = "", purpose: str = "general") -> Prompt:
+    """A prompt made from a file on disk, as an upload would be (the demo's prompts)."""
+    from django.core.files import File
+
+    with path.open("rb") as source:
+        upload = File(source, name=path.name)
+        upload.size = path.stat().st_size
+        audio, seconds = convert(upload)
+        source.seek(0)
+        prompt = Prompt(name=name, language=language, purpose=purpose, duration_seconds=seconds)
+        prompt.original.save(path.name, upload, save=False)
+    prompt.audio.save(f"{path.stem}.wav", audio, save=False)
+    prompt.save()
+    return prompt

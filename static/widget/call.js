@@ -51,6 +51,7 @@
     if (f.type === "state") {
       $("call-recorded").hidden = !f.recorded;
       if (f.state === "connecting") { say(T.call_connecting); if (!call.pc) { startMedia(); } }
+      else if (f.state === "ivr") { say(T.call_menu); }
       else if (f.state === "queued") { say(T.call_queued); }
       else if (f.state === "talking") { say(fmt(T.call_talking, { name: (f.agent && f.agent.name) || T.agent })); }
       else if (f.state === "on_hold") { say(T.call_on_hold); }

@@ -16,7 +16,7 @@ from tests.e2e.conftest import CHROMIUM
 from tests.e2e.pages import log_in
 from tests.processes import start_daphne, start_media_worker
 from voice import sealing
-from voice.models import Recording
+from voice.models import CallEvent, Recording
 
 pytestmark = pytest.mark.browser
 
@@ -143,8 +143,13 @@ def test_a_customer_calls_from_the_widget_and_the_agent_answers_in_the_softphone
     customer.set_default_timeout(15_000)
     customer.goto(server.url + "/widget/demo/?locale=en")
     customer.get_by_role("button", name="Call us").click()
-    expect(customer.locator("#call-state")).to_contain_text("You are in the queue")
+    # The demo menu: "This call is recorded", a greeting, the choices; 1 is the queue.
+    expect(customer.locator("#call-state")).to_contain_text("Listen to the menu")
     expect(customer.locator("#call-recorded")).to_be_visible()
+    customer.wait_for_timeout(2500)
+    assert heard_peak(customer, "call-audio")["db"] > -80  # the prompts are heard
+    customer.locator("#keypad").get_by_role("button", name="1").click()
+    expect(customer.locator("#call-state")).to_contain_text("You are in the queue")
     # Hold music while waiting: something plays, and it is not the agent's tone.
     assert heard_peak(customer, "call-audio")["db"] > -80
 
@@ -196,6 +201,7 @@ def test_a_customer_calls_from_the_widget_and_the_agent_answers_in_the_softphone
         agent.wait_for_timeout(100)
         deadline_checks += 1
     recording = Recording.objects.get()
+    assert CallEvent.objects.get(call=recording.call, kind="menu_done").data["keys"] == "1"
     envelope = (recordings_dir / recording.file_name).read_bytes()
     channels = channels_of(envelope, certificate, key)
     second = 48_000

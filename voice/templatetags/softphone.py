@@ -49,6 +49,7 @@ def monitor_texts() -> dict[str, str]:
         "none": _("No calls right now."),
         "waiting": _("Waiting"),
         "connecting": _("Connecting"),
+        "ivr": _("In the menu"),
         "queued": _("In the queue"),
         "talking": _("Talking"),
         "on_hold": _("On hold"),
