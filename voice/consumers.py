@@ -153,7 +153,16 @@ class WorkspaceConsumer(AgentConsumer):
         await database_sync_to_async(services.call_recording)(call_id=_call_id(frame), agent=self.agent, action=action)
 
     async def frame_call_transfer(self, frame: dict) -> None:
+        """To a queue (`queue_id`) or straight to a colleague (`agent_id`)."""
         call_id = _call_id(frame)
+        to_agent = frame.get("agent_id")
+        if to_agent is not None:
+            if not isinstance(to_agent, int) or isinstance(to_agent, bool):
+                raise VoiceError("invalid", _("agent_id is malformed."))
+            await database_sync_to_async(services.call_transfer_to_agent)(
+                call_id=call_id, agent=self.agent, to_agent_id=to_agent
+            )
+            return
         queue = await database_sync_to_async(_voice_queue)(frame.get("queue_id"))
         await database_sync_to_async(services.call_transfer)(call_id=call_id, agent=self.agent, queue=queue)
 

@@ -353,6 +353,30 @@ def call_transfer(*, call_id, agent: AgentProfile, queue: Queue) -> Call:
     return call
 
 
+@transaction.atomic
+def call_transfer_to_agent(*, call_id, agent: AgentProfile, to_agent_id: int) -> Call:
+    """Hand the call straight to a colleague with room for a call (a blind transfer): the
+    caller hears music until the colleague's softphone connects, which it does at once."""
+    call = call_of_agent(call_id=call_id, agent=agent)
+    colleague = AgentProfile.objects.select_related("user").filter(pk=to_agent_id).first()
+    if colleague is None or colleague.pk == agent.pk:
+        raise VoiceError("invalid", _("Choose a colleague to transfer the call to."))
+    if colleague.call_capacity < 1:
+        raise VoiceError("no_calls", _("Your colleague takes no calls."))
+    routing.work_item_transfer(channel=Channel.VOICE, reference=str(call.pk), to_agent=colleague)
+    publish_on_commit(
+        groups=[f"agent.{agent.user_id}"], event={"type": "call_left", "call_id": str(call.pk), "reason": "transferred"}
+    )
+    call.agent = colleague
+    call.state = Call.State.QUEUED
+    call.save(update_fields=["agent", "state"])
+    _event(call, "transferred_to_agent", agent=colleague, by=agent.pk)
+    media_command("call.wait", call, **prompts.waiting_media(queue=call.queue, language=call.locale))
+    publish_on_commit(groups=[f"agent.{colleague.user_id}"], event=agent_call_frame(call, "call_assigned"))
+    _tell_parties(call)
+    return call
+
+
 def _requeue(call: Call, *, queue: Queue, kind: str) -> None:
     previous = call.agent
     routing.work_item_requeue(channel=Channel.VOICE, reference=str(call.pk), queue=queue)

@@ -162,6 +162,12 @@
     var queueId = parseInt($("softphone-transfer-queue").value, 10);
     if (call && queueId) { send({ type: "call_transfer", call_id: call.id, queue_id: queueId }); }
   });
+  if ($("softphone-transfer-to-agent")) {
+    $("softphone-transfer-to-agent").addEventListener("click", function () {
+      var agentId = parseInt($("softphone-transfer-agent").value, 10);
+      if (call && agentId) { send({ type: "call_transfer", call_id: call.id, agent_id: agentId }); }
+    });
+  }
   $("softphone-hang-up").addEventListener("click", function () {
     if (call) { send({ type: "call_hangup", call_id: call.id }); }
   });

@@ -119,6 +119,7 @@ async def test_a_transfer_sends_the_caller_to_another_queue_whose_agent_answers(
     assert (await until(first, lambda f: f["type"] == "call_left"))["reason"] == "transferred"
     await until(caller_socket, lambda f: f["type"] == "state" and f["state"] == "queued")
     colleague_phone = await scene.answer(second, str(call.pk), frequency=1900)
+    await until(caller_socket, lambda f: f.get("state") == "queued")  # music until the colleague is on
     talking = await until(caller_socket, lambda f: f.get("state") == "talking")
     assert talking["agent"]["name"] == "Bertta"
     await caller.hears(25)
@@ -216,3 +217,42 @@ async def test_a_new_media_process_ends_the_calls_an_old_one_held(voice_queue, r
     assert (stored.state, stored.end_reason) == (Call.State.ENDED, Call.EndReason.MEDIA_FAILED)
     item = await sync_to_async(WorkItem.objects.get)(reference=str(call.pk))
     assert item.state == WorkItem.State.ABANDONED
+
+
+async def test_a_blind_transfer_hands_the_caller_straight_to_a_colleague(
+    voice_queue, ready_agent, recordings, media_process, scene
+):
+    from tests.voice.wire import Phone
+
+    colleague = await sync_to_async(
+        lambda: (
+            QueueMembershipFactory(
+                queue=voice_queue, agent__user__username="bertta", agent__user__first_name="Bertta"
+            ).agent
+        )
+    )()
+    await sync_to_async(presence_set)(agent=colleague, presence="not_ready")  # busy with notes: still reachable
+    first, second = await scene.workspace(ready_agent), await scene.workspace(colleague)
+    call, caller_socket, caller = await scene.caller(voice_queue)
+    call_id = str(call.pk)
+    await scene.answer(first, call_id)
+
+    await send(first, {"type": "call_transfer", "call_id": call_id, "agent_id": ready_agent.pk})
+    assert (await until(first, lambda f: f["type"] == "error"))["code"] == "invalid"  # not to oneself
+    await send(first, {"type": "call_transfer", "call_id": call_id, "agent_id": colleague.pk})
+    assert (await until(first, lambda f: f["type"] == "call_left"))["reason"] == "transferred"
+    assigned = await until(second, lambda f: f["type"] == "call_assigned")
+    assert assigned["call_id"] == call_id
+    phone = Phone(1900)
+    scene.phones.append(phone)
+    await send(second, {"type": "call_sdp", "call_id": call_id, "sdp": await phone.offer()})
+    await phone.answered((await until(second, lambda f: f["type"] == "call_sdp"))["sdp"])
+    await until(caller_socket, lambda f: f.get("state") == "queued")  # music until the colleague is on
+    talking = await until(caller_socket, lambda f: f.get("state") == "talking")
+    assert talking["agent"]["name"] == "Bertta"
+    await caller.hears(25)
+    assert abs(peak(await caller.hears(50)) - 1900) < 15
+    assert abs(peak(await phone.hears(50)) - 700) < 15
+    held = await sync_to_async(lambda: {a.pk: a.calls_held for a in AgentProfile.objects.all()})()
+    assert (held[ready_agent.pk], held[colleague.pk]) == (0, 1)
+    assert "transferred_to_agent" in await events_of(call)

@@ -5,7 +5,8 @@ from django import template
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from routing.models import Channel, Queue
+from routing.models import AgentProfile, Channel, Queue
+from routing.selectors import agent_queues
 
 register = template.Library()
 
@@ -70,9 +71,18 @@ def live_calls() -> dict:
     return {"texts": monitor_texts(), "config": {"voice_processing": settings.CC_CALL_VOICE_PROCESSING}}
 
 
-@register.inclusion_tag("voice/softphone.html")
-def softphone() -> dict:
+@register.inclusion_tag("voice/softphone.html", takes_context=True)
+def softphone(context) -> dict:
+    user = context["request"].user
+    colleagues = (
+        AgentProfile.objects.filter(call_capacity__gte=1, memberships__queue__in=agent_queues(user=user).values("pk"))
+        .exclude(user=user)
+        .select_related("user")
+        .distinct()
+        .order_by("user__first_name", "user__last_name")
+    )
     return {
+        "colleagues": colleagues,
         "texts": softphone_texts(),
         "config": {"voice_processing": settings.CC_CALL_VOICE_PROCESSING},
         "call_queues": Queue.objects.filter(is_active=True, channels__contains=[Channel.VOICE]).order_by("name"),
