@@ -9,6 +9,7 @@ class VoiceConfig(AppConfig):
     def ready(self) -> None:
         from routing import handlers
 
+        from . import checks  # noqa: F401 - registers the checks
         from .routing_handlers import VoiceWorkItemHandler
 
         handlers.register("voice", VoiceWorkItemHandler())
