@@ -3,6 +3,7 @@ the recording, transfer, hang up by closing, lose the agent's media; and every b
 an error that changes nothing."""
 
 import asyncio
+import json
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
@@ -256,3 +257,26 @@ async def test_a_blind_transfer_hands_the_caller_straight_to_a_colleague(
     held = await sync_to_async(lambda: {a.pk: a.calls_held for a in AgentProfile.objects.all()})()
     assert (held[ready_agent.pk], held[colleague.pk]) == (0, 1)
     assert "transferred_to_agent" in await events_of(call)
+
+
+async def test_an_agent_on_a_call_is_offered_no_chat_until_the_call_ends(
+    voice_queue, widget, ready_agent, recordings, media_process, scene
+):
+    from chat import services as chat
+
+    workspace = await scene.workspace(ready_agent)
+    call, caller_socket, _caller = await scene.caller(voice_queue)
+    await scene.answer(workspace, str(call.pk))
+    conversation, _token = await sync_to_async(chat.conversation_start)(widget=widget, prechat={}, locale="en")
+    loop = asyncio.get_running_loop()
+    quiet_until = loop.time() + 2.0
+    # receive_nothing, not a timed receive: a receive that times out cancels the consumer.
+    while not await workspace.receive_nothing(timeout=max(0.01, quiet_until - loop.time())):
+        frame = json.loads(await workspace.receive_from())
+        assert frame["type"] != "offer", "an agent on a call was offered a chat"
+        if loop.time() > quiet_until:
+            break
+
+    await send(workspace, {"type": "call_hangup", "call_id": str(call.pk)})
+    offer = await until(workspace, lambda f: f["type"] == "offer", within=10.0)
+    assert offer["conversation_id"] == str(conversation.pk)
