@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/voice.py --calls 4 --hold 20 --seconds 15
 
-The media process answers every party's WebRTC offer with a leg (voice/media/legs.py), as a
-media worker will: each call is two legs bridged to each other and recorded (caller left,
-agent right, Ogg/Opus); each caller on hold is one leg playing a looped tone. The parties
+The media process runs the media engine the media worker runs (voice/media/engine.py): each
+call is two legs bridged to each other and recorded (caller left, agent right, Ogg/Opus, in
+memory until sealed); each caller on hold is one leg hearing the built-in hold music. The parties
 (aiortc too, speaking tones over Opus, as browsers would) run in this process, so only the
 media side is measured: its CPU per bridged call and per caller on hold, and its memory.
 """
@@ -24,55 +24,57 @@ sys.path.insert(0, str(BASE_DIR))
 
 
 def media_side(pipe, record_dir: str) -> None:
-    """The measured process: answers offers, bridges pairs, records, plays hold tones."""
+    """The measured process: the media engine the media worker runs (voice/media/engine.py)
+    answers offers, bridges and records each call, and plays the built-in hold music to each
+    caller on hold, as `manage.py media_worker` does on the channel layer's commands."""
     from voice.media import aiortc_patches
-    from voice.media.audio import Clip, Tone
-    from voice.media.legs import Bridge, Leg, Recorder
+    from voice.media.engine import AGENT, CALLER, AiortcEngine
 
     aiortc_patches.install()
 
+    class Tally:
+        """What the engine reports; a bench has no database, so it counts."""
+
+        def __init__(self):
+            self.connected = self.lost = self.recorded_bytes = 0
+
+        async def leg_connected(self, call_id, leg):
+            self.connected += 1
+
+        async def leg_lost(self, call_id, leg):
+            self.lost += 1
+
+        async def recording_done(self, call_id, agent_id, audio, started_at, ended_at):
+            (Path(record_dir) / f"{call_id}.ogg").write_bytes(audio)
+            self.recorded_bytes += len(audio)
+
     async def serve() -> None:
-        legs: list[Leg] = []
-        recorders: list[Recorder] = []
+        tally = Tally()
+        engine = AiortcEngine(tally)
         loop = asyncio.get_running_loop()
         pipe.send("ready")
+        count = 0
         while True:
             request = await loop.run_in_executor(None, pipe.recv)
             if request["kind"] == "stop":
                 break
+            count += 1
+            call_id = f"bench-{count}"
             if request["kind"] == "call":
-                caller, agent = Leg("caller"), Leg("agent")
-                answers = [await caller.answer(request["offers"][0]), await agent.answer(request["offers"][1])]
-                Bridge(caller, agent)
-                recorder = Recorder(Path(record_dir) / f"call-{len(recorders)}.ogg", left=caller, right=agent)
-                recorder.start()
-                legs += [caller, agent]
-                recorders.append(recorder)
+                answers = [
+                    await engine.leg_open(call_id, CALLER, request["offers"][0]),
+                    await engine.leg_open(call_id, AGENT, request["offers"][1]),
+                ]
+                await engine.bridge(call_id, record=True, masked=False, agent_id=None)
                 pipe.send(answers)
             elif request["kind"] == "hold":
-                leg = Leg("waiting")
-                answer = await leg.answer(request["offer"])
-                samples = Tone(440, level=-12, seconds=2.0)
-                leg.track.play(Clip(_samples_of(samples), loop=True))
-                legs.append(leg)
+                answer = await engine.leg_open(call_id, CALLER, request["offer"])
+                await engine.wait(call_id)
                 pipe.send(answer)
-        for recorder in recorders:
-            await recorder.stop()
-        for leg in legs:
-            await leg.close()
+        await engine.close()
         pipe.send("stopped")
 
     asyncio.run(serve())
-
-
-def _samples_of(source):
-    """Every frame of a finite source, as one array: a prompt decoded once."""
-    import numpy as np
-
-    frames = []
-    while (frame := source.read()) is not None:
-        frames.append(frame)
-    return np.concatenate(frames)
 
 
 async def run(args) -> dict:

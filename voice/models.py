@@ -40,6 +40,8 @@ class Prompt(models.Model):
         POSITION_BEFORE = "position_before", _("'You are number …'")
         POSITION_AFTER = "position_after", _("'… in the queue'")
         MANY_AHEAD = "many_ahead", _("'More than twenty callers are waiting before you'")
+        WAIT_BEFORE = "wait_before", _("'The estimated waiting time is about …'")
+        WAIT_AFTER = "wait_after", _("'… minutes'")
         YOU_ENTERED = "you_entered", _("'You entered …'")
         CONFIRM = "confirm", _("'Press # to confirm, * to enter again'")
         INVALID = "invalid", _("'That is not one of the choices'")
@@ -51,6 +53,8 @@ class Prompt(models.Model):
         "position_before",
         "position_after",
         "many_ahead",
+        "wait_before",
+        "wait_after",
         "you_entered",
         "confirm",
         "invalid",

@@ -93,6 +93,8 @@ def announcement_prompts(language: str) -> dict:
         "position_before": system_prompt("position_before", language),
         "position_after": system_prompt("position_after", language),
         "many_ahead": system_prompt("many_ahead", language),
+        "wait_before": system_prompt("wait_before", language),
+        "wait_after": system_prompt("wait_after", language),
         "numbers": [system_prompt("number", language, n) for n in range(MAX_NUMBER_PROMPT + 1)],
     }
 

@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Avg, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -241,6 +241,38 @@ def ivr_finished(*, call_id, outcome: dict) -> None:
             call.queue = queue
             call.save(update_fields=["queue"])
     _enqueue(call)
+
+
+DEFAULT_CALL_HANDLE_SECONDS = 300
+
+
+def call_wait_figures(*, call_id) -> dict | None:
+    """What a waiting caller is told: their place, and the estimated wait in whole minutes
+    (None when nobody who takes calls is ready). None if the caller no longer waits.
+
+    The estimate: places ahead and this one × the mean call (last 8 hours; 5 minutes without
+    any) ÷ the ready agents of the queue who take calls."""
+    position = call_wait_position(call_id=call_id)
+    if position is None:
+        return None
+    item = WorkItem.objects.filter(channel=Channel.VOICE, reference=str(call_id)).order_by("-enqueued_at").first()
+    now = timezone.now()
+    ready = AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.READY,
+        call_capacity__gte=1,
+        memberships__queue_id=item.queue_id,
+        memberships__logged_on=True,
+    ).count()
+    handle = WorkItem.objects.filter(
+        channel=Channel.VOICE,
+        queue_id=item.queue_id,
+        state=WorkItem.State.DONE,
+        assigned_at__isnull=False,
+        finished_at__gte=now - datetime.timedelta(hours=8),
+    ).aggregate(mean=Avg(F("finished_at") - F("assigned_at")))["mean"]
+    handle_seconds = handle.total_seconds() if handle else DEFAULT_CALL_HANDLE_SECONDS
+    minutes = max(1, round(position * handle_seconds / ready / 60)) if ready else None
+    return {"position": position, "minutes": minutes}
 
 
 def call_wait_position(*, call_id) -> int | None:

@@ -61,6 +61,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("api-conversation-start", "POST"): Row(
         lambda w: f"/api/v1/widget/{w.widget_key}/conversations", everyone(201), lambda w, p: {"prechat": {}}
     ),
+    # Open to everyone alike; this world's queue takes no calls, so everyone gets the same 409.
+    ("api-call-start", "POST"): Row(lambda w: f"/api/v1/widget/{w.widget_key}/calls", everyone(409), lambda w, p: {}),
     ("api-offline-message-create", "POST"): Row(
         lambda w: f"/api/v1/widget/{w.widget_key}/offline-messages",
         everyone(201),

@@ -18,14 +18,11 @@ import django  # noqa: E402
 django.setup()
 
 from chat.services import ChatError, conversation_end  # noqa: E402
-from routing import handlers  # noqa: E402
 from routing import services as routing  # noqa: E402
 from routing.models import AgentProfile, WorkItem  # noqa: E402
 from routing.services import RoutingError  # noqa: E402
-from tests.routing.voice_stand_in import RecordingVoice  # noqa: E402
-
-if handlers.register("voice", RecordingVoice()) is not None:
-    raise SystemExit("the voice channel exists now: stress it with its own handler")
+from voice import services as voice  # noqa: E402
+from voice.services import VoiceError  # noqa: E402
 
 
 def main(seconds: float, seed: int) -> None:
@@ -63,7 +60,7 @@ def main(seconds: float, seed: int) -> None:
                     if channel == "chat":
                         conversation_end(conversation_id=reference, ended_by="agent", actor=agent.user)
                     else:
-                        routing.work_item_finish(channel=channel, reference=reference)
+                        voice.call_end(call_id=reference, reason="agent_hung_up", agent=agent)
             elif action == "log_off":
                 routing.queue_log_on(agent=agent, logged_on=False)
             elif action == "log_on":
@@ -71,7 +68,7 @@ def main(seconds: float, seed: int) -> None:
             elif action == "ready":
                 routing.presence_set(agent=agent, presence="ready")
             counts[action] = counts.get(action, 0) + 1
-        except (RoutingError, ChatError):
+        except (RoutingError, ChatError, VoiceError):
             counts[action + "_refused"] = counts.get(action + "_refused", 0) + 1
     print(counts)
 

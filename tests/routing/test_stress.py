@@ -9,12 +9,12 @@ from collections import defaultdict
 import pytest
 
 from chat import services as chat
-from routing import handlers, rules
+from routing import rules
 from routing import services as routing
 from routing.models import AgentProfile, QueueMembership, WorkItem, WorkItemEvent
 from tests.factories import AgentProfileFactory, QueueFactory, UserFactory, WidgetFactory
 from tests.processes import BASE_DIR, process_env
-from tests.routing.voice_stand_in import RecordingVoice
+from voice.models import Call
 
 PROCESSES = 4
 SECONDS = 8
@@ -80,14 +80,11 @@ def test_many_processes_never_double_assign_or_exceed_a_cap(roles):
         agent = AgentProfileFactory(user=UserFactory(username=f"stress-{n}", roles=["Agent"]), chat_capacity=1 + n % 4)
         for queue in queues[: 1 + n % 2]:
             QueueMembership.objects.create(agent=agent, queue=queue, chat_priority=1 + n % 3)
-    previous = handlers.register("voice", RecordingVoice())
-    try:
-        for n in range(ITEMS):  # nobody ready yet: everything waits
-            chat.conversation_start(widget=widgets[n % 2], prechat={})
-            if n < CALLS:
-                routing.work_item_enqueue(channel="voice", reference=f"call-{n}", queue=queues[0])
-    finally:
-        handlers.register("voice", previous)
+    for n in range(ITEMS):  # nobody ready yet: everything waits
+        chat.conversation_start(widget=widgets[n % 2], prechat={})
+        if n < CALLS:  # calls waiting in the queue, as after their menu
+            call = Call.objects.create(queue=queues[0], state=Call.State.QUEUED)
+            routing.work_item_enqueue(channel="voice", reference=str(call.pk), queue=queues[0])
     AgentProfile.objects.update(presence="ready")
 
     workers = [

@@ -31,6 +31,8 @@ TONES = {
     "closed": 800,
     "position_before": 900,
     "position_after": 950,
+    "wait_before": 700,
+    "wait_after": 400,
 }
 NUMBER_TONES = {n: 1000 + 100 * n for n in range(10)}
 
@@ -63,7 +65,10 @@ def make_prompt(name: str, frequency: float, purpose: str = "general", number: i
 def tone_prompts(settings, tmp_path):
     """System prompts as tones (any language), and the menus' prompts."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    for purpose in ("recorded", "goodbye", "invalid", "you_entered", "confirm", "position_before", "position_after"):
+    for purpose in (
+        "recorded", "goodbye", "invalid", "you_entered", "confirm", "position_before", "position_after",
+        "wait_before", "wait_after",
+    ):  # fmt: skip
         make_prompt(purpose, TONES[purpose], purpose=purpose)
     for number, frequency in NUMBER_TONES.items():
         make_prompt(f"number {number}", frequency, purpose="number", number=number)
@@ -211,15 +216,19 @@ async def test_outside_opening_hours_the_closed_greeting_plays_and_the_call_ends
     assert heard_tones(phone) == [TONES["closed"]]
 
 
-async def test_the_recorded_notice_comes_first_and_a_waiting_caller_hears_their_place(
-    voice_queue, tone_prompts, media_process, scene
+async def test_the_recorded_notice_comes_first_and_a_waiting_caller_hears_their_place_and_wait(
+    voice_queue, ready_agent, tone_prompts, media_process, scene
 ):
     settings = QueueVoice.objects.filter(queue=voice_queue)
     await sync_to_async(settings.update)(record_calls=True, announce_every_seconds=1)
     call, socket, phone = await in_menu(scene, voice_queue)
     await until(socket, lambda f: f.get("state") == "queued")
-    await wait_for_tone(phone, TONES["position_after"], within=15)
+    await wait_for_tone(phone, TONES["wait_after"], within=15)
     heard = heard_tones(phone)
     assert heard[0] == TONES["recorded"]
     start = heard.index(TONES["position_before"])
-    assert heard[start : start + 3] == [TONES["position_before"], NUMBER_TONES[1], TONES["position_after"]]
+    # Number 1; one ready agent, no calls handled yet (5 minutes each): about 5 minutes.
+    assert heard[start : start + 6] == [
+        TONES["position_before"], NUMBER_TONES[1], TONES["position_after"],
+        TONES["wait_before"], NUMBER_TONES[5], TONES["wait_after"],
+    ]  # fmt: skip

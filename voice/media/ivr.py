@@ -108,10 +108,11 @@ async def _collect(engine: MediaEngine, call_id: str, option: dict, system: dict
     return None
 
 
-async def announce(engine, call_id: str, prompts: dict, position) -> None:
+async def announce(engine, call_id: str, prompts: dict, figures) -> None:
     """Every `prompts["every"]` seconds while the caller waits: "You are number N in the
-    queue" (N up to 20, else "more than twenty are waiting before you"), over the music.
-    `position()` is awaited for the caller's place now; None means no longer waiting."""
+    queue" (N up to 20, else "more than twenty are waiting before you") and "The estimated
+    waiting time is about M minutes" (M up to 20), over the music. `figures()` is awaited for
+    `{"position", "minutes"}` now; None means no longer waiting."""
     call = engine.calls.get(call_id)
     if call is None:
         return
@@ -119,14 +120,17 @@ async def announce(engine, call_id: str, prompts: dict, position) -> None:
         await asyncio.sleep(prompts["every"])
         if call.mode != "wait":
             return
-        place = await position()
-        if place is None:
+        now = await figures()
+        if now is None:
             return
+        place, minutes = now["position"], now.get("minutes")
         numbers = prompts["numbers"]
         if place < len(numbers) and numbers[place]:
             words = [prompts["position_before"], numbers[place], prompts["position_after"]]
         else:
             words = [prompts["many_ahead"]]
+        if minutes and minutes < len(numbers) and numbers[minutes] and prompts.get("wait_before"):
+            words += [prompts["wait_before"], numbers[minutes], prompts.get("wait_after")]
         words = [word for word in words if word]
         if not words or call.mode != "wait":
             continue

@@ -56,8 +56,8 @@ class ServiceReports:
     async def leg_lost(self, call_id: str, leg: str) -> None:
         await in_thread(services.leg_lost)(call_id=call_id, leg=leg)
 
-    async def wait_position(self, call_id: str) -> int | None:
-        return await in_thread(services.call_wait_position)(call_id=call_id)
+    async def wait_figures(self, call_id: str) -> dict | None:
+        return await in_thread(services.call_wait_figures)(call_id=call_id)
 
     async def ivr_done(self, call_id: str, outcome: dict) -> None:
         await in_thread(services.ivr_finished)(call_id=call_id, outcome=outcome)
@@ -166,7 +166,7 @@ class MediaWorker:
         await self.reports.ivr_done(call_id, outcome)
 
     def _announcer(self, engine, call_id: str, prompts: dict):
-        return ivr.announce(engine, call_id, prompts, lambda: self.reports.wait_position(call_id))
+        return ivr.announce(engine, call_id, prompts, lambda: self.reports.wait_figures(call_id))
 
     async def _leg_open(self, call_id: str, command: dict) -> None:
         leg, reply_group = command["leg"], command["reply_group"]
