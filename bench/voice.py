@@ -161,7 +161,8 @@ def main() -> None:
     print(  # noqa: T201
         f"voice: {result['calls']} bridged recorded calls, {result['cores_per_call']:.3f} cores per call "
         f"({result['rss_mib_per_call']:.1f} MiB each); {result['hold']} on hold, "
-        f"{result['cores_per_held_caller']:.3f} cores per held caller; idle media process {result['idle_cores']:.3f} "
+        + (f"{result['cores_per_held_caller']:.3f} cores per held caller" if result["hold"] else "none measured")
+        + f"; idle media process {result['idle_cores']:.3f} "
         f"cores; recordings {recordings} bytes; {time.monotonic() - started:.0f} s"
     )
 
