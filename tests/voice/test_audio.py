@@ -3,13 +3,14 @@
 import asyncio
 import wave
 
+import av
 import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 from voice.media import aiortc_patches
-from voice.media.audio import FRAME_SAMPLES, RATE, Clip, LegTrack, Silence, Tone, decode
+from voice.media.audio import FRAME_SAMPLES, RATE, Clip, EncodedClip, LegTrack, Silence, Tone, decode, encode_opus
 
 
 def peak_hz(samples: np.ndarray, rate: int = RATE) -> float:
@@ -71,26 +72,41 @@ def test_a_clip_plays_once_padded_or_loops():
     assert [looped.read() is None for _ in range(10)] == [False] * 10
 
 
+def loudness_of(packets) -> list[float]:
+    """Each packet decoded, as its RMS (the codec's look-ahead smears a little into the next)."""
+    decoder = av.CodecContext.create("libopus", "r")
+    levels = []
+    for packet in packets:
+        samples = [
+            f.to_ndarray().astype(np.float64) * (32767 if f.format.is_planar else 1) for f in decoder.decode(packet)
+        ]
+        levels.append(float(np.sqrt(np.mean(np.concatenate(samples) ** 2))) if samples else 0.0)
+    return levels
+
+
 async def test_the_track_paces_and_numbers_frames_across_sources():
     clock = FakeClock()
     track = LegTrack(clock=clock, sleep=clock.sleep)
     first = await track.recv()
-    assert (first.format.name, first.layout.name, first.sample_rate, first.samples) == ("s16", "mono", RATE, 960)
+    assert isinstance(first, av.Packet)
     assert first.pts == 0
-    assert not first.to_ndarray().any()  # a new leg hears silence
 
-    prompt = track.play(Clip(np.full(FRAME_SAMPLES * 2, 1000, dtype=np.int16)))
-    frames = [await track.recv() for _ in range(4)]
-    assert [frame.pts for frame in frames] == [960, 1920, 2880, 3840]
-    assert clock.slept == pytest.approx([0.02] * 4)
-    assert [int(frame.to_ndarray().max()) for frame in frames] == [1000, 1000, 0, 0]
+    tone = np.concatenate([Tone(1000, level=-6).read() for _ in range(3)])
+    prompt = track.play(Clip(tone))
+    packets = [await track.recv() for _ in range(6)]
+    assert [packet.pts for packet in packets] == [960, 1920, 2880, 3840, 4800, 5760]
+    assert clock.slept == pytest.approx([0.02] * 6)
+    levels = loudness_of([first, *packets])
+    assert levels[0] < 100  # a new leg hears silence
+    assert min(levels[2:4]) > 5000  # the prompt
+    assert max(levels[5:]) < 100  # then silence again
     assert prompt.done()
     assert prompt.result() is True  # played to its end, then silence
 
     music = track.play(Tone(440))
     interrupted = track.play(Silence())
     assert music.result() is False
-    assert (await track.recv()).pts == 4800
+    assert (await track.recv()).pts == 6720
     track.stop()
     assert interrupted.result() is False
     with pytest.raises(MediaStreamError):
@@ -140,3 +156,90 @@ async def test_a_tone_crosses_a_real_webrtc_connection_with_the_patched_level():
         aiortc_patches.uninstall()
     # Skip the codec's start-up; the rest is the tone.
     assert abs(peak_hz(np.concatenate(heard[20:])) - 1000) < 10
+
+
+def test_a_prompt_encoded_once_decodes_to_its_tone():
+    samples = np.concatenate([Tone(800, level=-6).read() for _ in range(50)])  # 1 s
+    packets = encode_opus(samples)
+    assert 50 <= len(packets) <= 52  # 20 ms each (plus the encoder's flush)
+    decoder = av.CodecContext.create("libopus", "r")
+    decoded = []
+    for data in packets:
+        for frame in decoder.decode(av.Packet(data)):
+            decoded.append(frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0])
+    heard = np.concatenate(decoded)
+    assert abs(peak_hz(heard[RATE // 5 : RATE // 5 + RATE // 2]) - 800) < 5
+
+
+async def test_the_track_sends_prompts_packets_as_they_are_and_encodes_live_audio():
+    clock = FakeClock()
+    track = LegTrack(clock=clock, sleep=clock.sleep)
+    track.play(EncodedClip([b"first", b"second", b"third"]))
+    sent = [await track.recv() for _ in range(3)]
+    assert [(bytes(packet), packet.pts) for packet in sent] == [
+        (b"first", 0), (b"second", FRAME_SAMPLES), (b"third", 2 * FRAME_SAMPLES),
+    ]  # fmt: skip
+    track.play(Tone(440))
+    live = await track.recv()  # encoded by the leg itself, on the same clock
+    assert isinstance(live, av.Packet)
+    assert live.pts == 3 * FRAME_SAMPLES
+    assert len(bytes(live)) > 10
+
+
+async def test_the_senders_timestamps_rise_across_packets_and_frames():
+    """What aiortc's sender does with each item (rtcrtpsender._next_encoded_frame): encode a
+    frame, pack a packet. Music, a live tone, music: the RTP timestamps rise by 20 ms each."""
+    from aiortc.codecs.opus import OpusEncoder
+
+    clock = FakeClock()
+    track = LegTrack(clock=clock, sleep=clock.sleep)
+    music = EncodedClip(encode_opus(np.concatenate([Tone(600).read() for _ in range(10)])), loop=True)
+    encoder = OpusEncoder()
+    stamps = []
+    for source in (music, Tone(1200), music):
+        track.play(source)
+        for _ in range(20):
+            item = await track.recv()
+            payloads, stamp = encoder.encode(item) if isinstance(item, av.AudioFrame) else encoder.pack(item)
+            if payloads:
+                stamps.append(stamp)
+    assert stamps == [n * FRAME_SAMPLES for n in range(len(stamps))]
+    assert len(stamps) == 60
+
+
+async def test_prompts_packets_and_live_frames_are_heard_in_turn_over_webrtc():
+    """Music (packets), then a live tone (frames encoded by the sender), then music again:
+    the far side hears each in turn."""
+    aiortc_patches.install()
+    caller = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    answerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    track = LegTrack()
+    heard: list[tuple[int, np.ndarray]] = []
+
+    async def listen(remote):
+        while True:
+            frame = await remote.recv()
+            heard.append((frame.pts, frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]))
+
+    answerer.on("track", lambda remote: asyncio.ensure_future(listen(remote)))
+    music = EncodedClip(encode_opus(np.concatenate([Tone(600, level=-6).read() for _ in range(50)])), loop=True)
+    try:
+        caller.addTrack(track)
+        track.play(music)
+        await caller.setLocalDescription(await caller.createOffer())
+        await answerer.setRemoteDescription(caller.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        await caller.setRemoteDescription(answerer.localDescription)
+        marks = []
+        for source in (Tone(1200, level=-6), music):
+            await asyncio.sleep(1.5)
+            marks.append(len(heard))
+            track.play(source)
+        await asyncio.sleep(1.5)
+        marks.append(len(heard))
+    finally:
+        await caller.close()
+        await answerer.close()
+        aiortc_patches.uninstall()
+    segments = [heard[marks[0] - 40 : marks[0] - 5], heard[marks[1] - 40 : marks[1] - 5], heard[-40:-5]]
+    assert [round(peak_hz(np.concatenate([s for _, s in part])), -2) for part in segments] == [600, 1200, 600]

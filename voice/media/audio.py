@@ -1,6 +1,10 @@
 """Audio of a call leg: 48 kHz mono 16-bit PCM in 20 ms frames, the sources a leg plays, and
 the one track that carries them to the caller.
 
+The track hands aiortc's sender Opus packets, numbered by its own clock: prompts and hold
+music are encoded once (`encode_opus`) and their packets sent as they are to every caller
+hearing them; live audio (the other party) is encoded by the leg's own encoder.
+
 A leg keeps one outbound track for its whole life and switches what it plays (a prompt, hold
 music, the other party) inside it: aiortc takes each RTP timestamp from the frame's pts, so a
 new track would make the timestamps jump back, and a track that ends stops its sender for good
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import functools
 import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,7 +32,7 @@ SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
 
 class Source(Protocol):
-    def read(self) -> np.ndarray | None:
+    def read(self) -> np.ndarray | bytes | None:
         """The next 20 ms as FRAME_SAMPLES int16 samples, or None once it has nothing more."""
 
 
@@ -86,6 +91,68 @@ class Clip:
         return frame
 
 
+OPUS_BITRATE = 64_000
+
+
+class OpusStream:
+    """An Opus encoder for 20 ms frames of 48 kHz mono, as aiortc's own (stereo, voip)."""
+
+    def __init__(self):
+        self.codec = av.CodecContext.create("libopus", "w")
+        self.codec.bit_rate = OPUS_BITRATE
+        self.codec.format = "s16"
+        self.codec.layout = "stereo"
+        self.codec.sample_rate = RATE
+        self.codec.time_base = TIME_BASE
+        self.codec.options = {"application": "voip"}
+        self.samples = 0
+
+    def encode(self, chunk: np.ndarray) -> list[bytes]:
+        frame = av.AudioFrame.from_ndarray(np.repeat(chunk, 2).reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate = RATE
+        frame.pts = self.samples
+        frame.time_base = TIME_BASE
+        self.samples += len(chunk)
+        return [bytes(packet) for packet in self.codec.encode(frame)]
+
+    def flush(self) -> list[bytes]:
+        return [bytes(packet) for packet in self.codec.encode(None)]
+
+
+def encode_opus(samples: np.ndarray) -> list[bytes]:
+    """48 kHz mono samples as Opus packets of 20 ms, encoded once, so that every caller
+    hearing a prompt or the hold music gets the same packets and no leg encodes them again."""
+    stream = OpusStream()
+    padded = np.concatenate([samples, np.zeros((-len(samples)) % FRAME_SAMPLES, dtype=np.int16)])
+    packets: list[bytes] = []
+    for start in range(0, len(padded), FRAME_SAMPLES):
+        packets.extend(stream.encode(padded[start : start + FRAME_SAMPLES]))
+    return packets + stream.flush()
+
+
+@functools.cache
+def _silent_packet() -> bytes:
+    return encode_opus(SILENT_FRAME)[0]
+
+
+class EncodedClip:
+    """Opus packets sent as they are, once or over and over: a pre-encoded prompt or music."""
+
+    def __init__(self, packets: list[bytes], *, loop: bool = False):
+        self.packets = packets
+        self.loop = loop and len(packets) > 0
+        self.position = 0
+
+    def read(self) -> bytes | None:
+        if self.position >= len(self.packets):
+            if not self.loop:
+                return None
+            self.position = 0
+        packet = self.packets[self.position]
+        self.position += 1
+        return packet
+
+
 class LegTrack(MediaStreamTrack):
     """The outbound audio of one call leg. It owns the clock and the pts, paces itself (aiortc's
     sender asks as fast as it can), and plays one source at a time; when a source runs out the
@@ -106,6 +173,7 @@ class LegTrack(MediaStreamTrack):
         self._playing: asyncio.Future | None = None
         self._pts = 0
         self._started_at: float | None = None
+        self._encoder = OpusStream()
 
     @property
     def source(self) -> Source:
@@ -124,7 +192,7 @@ class LegTrack(MediaStreamTrack):
             self._playing.set_result(played_out)
         self._playing = None
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
         now = self._clock() if self._clock else asyncio.get_running_loop().time()
@@ -140,11 +208,15 @@ class LegTrack(MediaStreamTrack):
             self._source = Silence()
             self._finish(True)
             samples = SILENT_FRAME
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = RATE
-        frame.pts = self._pts
-        frame.time_base = TIME_BASE
-        return frame
+        if not isinstance(samples, bytes):
+            # Live audio is encoded here, in the loop: aiortc's sender would encode a frame in
+            # a thread (a hop per frame) and number it by the samples *it* encoded, which a
+            # pre-encoded prompt in between would put out of step with our clock.
+            samples = next(iter(self._encoder.encode(samples)), None) or _silent_packet()
+        packet = av.Packet(samples)
+        packet.pts = self._pts
+        packet.time_base = TIME_BASE
+        return packet
 
     def stop(self) -> None:
         self._finish(False)

@@ -18,9 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
-
-from .audio import Clip, Silence, decode
+from .audio import EncodedClip, Silence, decode, encode_opus
 from .legs import Bridge, Feed, Leg, Mix, Recorder
 from .music import hold_music
 
@@ -30,14 +28,14 @@ PROMPT_CACHE_SIZE = 256
 
 
 @functools.lru_cache(maxsize=PROMPT_CACHE_SIZE)
-def _decoded(path: str, mtime: float) -> np.ndarray:
-    return decode(path)
+def _encoded(path: str, mtime: float) -> list[bytes]:
+    return encode_opus(decode(path))
 
 
-def prompt_samples(path: str) -> np.ndarray:
-    """A prompt file as 48 kHz mono samples, decoded once per process (while unchanged):
-    every caller hearing it shares the samples."""
-    return _decoded(path, os.stat(path).st_mtime)
+def prompt_packets(path: str) -> list[bytes]:
+    """A prompt file as Opus packets, decoded and encoded once per process (while the file is
+    unchanged): every caller hearing it gets the same packets."""
+    return _encoded(path, os.stat(path).st_mtime)
 
 
 CALLER, AGENT = "caller", "agent"
@@ -126,7 +124,7 @@ class _CallMedia:
     agent_id: int | None = None
     digits: asyncio.Queue = field(default_factory=asyncio.Queue)
     digit_arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    music: Clip | None = None
+    music: EncodedClip | None = None
     announcing: bool = False
     tasks: set = field(default_factory=set)  # the menu walk, the announcer
     monitors: dict[str, _Monitor] = field(default_factory=dict)
@@ -138,7 +136,7 @@ class AiortcEngine:
     def __init__(self, reports: Reports, announcer=None):
         self.reports = reports
         self.calls: dict[str, _CallMedia] = {}
-        self.music = hold_music()
+        self.music = encode_opus(hold_music())
         # announcer(engine, call_id, prompts): tells a waiting caller their place now and then.
         self.announcer = announcer
 
@@ -196,7 +194,7 @@ class AiortcEngine:
             call.bridge = None
         if call.mode in ("wait", "hold") and caller is not None:
             if call.music is None:
-                call.music = Clip(self.music, loop=True)
+                call.music = EncodedClip(self.music, loop=True)
             if caller.track.source is not call.music and not call.announcing:
                 caller.track.play(call.music)
             if agent is not None:
@@ -264,7 +262,7 @@ class AiortcEngine:
     async def wait(self, call_id: str, *, music: str | None = None, announce: dict | None = None) -> None:
         call = self._call(call_id)
         call.mode = "wait"
-        call.music = Clip(prompt_samples(music) if music else self.music, loop=True)
+        call.music = EncodedClip(prompt_packets(music) if music else self.music, loop=True)
         if announce and announce.get("every") and self.announcer is not None:
             self.spawn(call, self.announcer(self, call_id, announce))
         agent = call.legs.pop(AGENT, None)
@@ -317,7 +315,7 @@ class AiortcEngine:
                 return False
             if interruptible and not call.digits.empty():
                 return False
-            played = caller.track.play(Clip(prompt_samples(path)))
+            played = caller.track.play(EncodedClip(prompt_packets(path)))
             waits = {played}
             if interruptible:
                 call.digit_arrived.clear()
