@@ -27,10 +27,7 @@ def media_side(pipe, record_dir: str) -> None:
     """The measured process: the media engine the media worker runs (voice/media/engine.py)
     answers offers, bridges and records each call, and plays the built-in hold music to each
     caller on hold, as `manage.py media_worker` does on the channel layer's commands."""
-    from voice.media import aiortc_patches
     from voice.media.engine import AGENT, CALLER, AiortcEngine
-
-    aiortc_patches.install()
 
     class Tally:
         """What the engine reports; a bench has no database, so it counts."""

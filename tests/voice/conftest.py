@@ -6,7 +6,6 @@ import asyncio
 import pytest
 
 from voice import sealing
-from voice.media import aiortc_patches
 from voice.media.worker import MediaWorker
 from voice.models import QueueVoice
 
@@ -31,7 +30,6 @@ def voice_queue(queue):
 
 @pytest.fixture
 async def media_process():
-    aiortc_patches.install()
     worker = MediaWorker()
     task = asyncio.create_task(worker.serve())
     async with asyncio.timeout(10):

@@ -9,7 +9,6 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from voice.media import aiortc_patches
 from voice.media.audio import FRAME_SAMPLES, RATE, Clip, EncodedClip, LegTrack, Silence, Tone, decode, encode_opus
 
 
@@ -125,9 +124,8 @@ async def test_a_late_sender_catches_up_without_sleeping():
     assert clock.slept == pytest.approx([0.02])
 
 
-async def test_a_tone_crosses_a_real_webrtc_connection_with_the_patched_level():
+async def test_a_tone_crosses_a_real_webrtc_connection():
     """aiortc to aiortc over Opus (as to a browser): the far side hears the tone."""
-    aiortc_patches.install()
     caller = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     answerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     track = LegTrack()
@@ -153,7 +151,6 @@ async def test_a_tone_crosses_a_real_webrtc_connection_with_the_patched_level():
     finally:
         await caller.close()
         await answerer.close()
-        aiortc_patches.uninstall()
     # Skip the codec's start-up; the rest is the tone.
     assert abs(peak_hz(np.concatenate(heard[20:])) - 1000) < 10
 
@@ -210,7 +207,6 @@ async def test_the_senders_timestamps_rise_across_packets_and_frames():
 async def test_prompts_packets_and_live_frames_are_heard_in_turn_over_webrtc():
     """Music (packets), then a live tone (frames encoded by the sender), then music again:
     the far side hears each in turn."""
-    aiortc_patches.install()
     caller = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     answerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     track = LegTrack()
@@ -240,6 +236,5 @@ async def test_prompts_packets_and_live_frames_are_heard_in_turn_over_webrtc():
     finally:
         await caller.close()
         await answerer.close()
-        aiortc_patches.uninstall()
     segments = [heard[marks[0] - 40 : marks[0] - 5], heard[marks[1] - 40 : marks[1] - 5], heard[-40:-5]]
     assert [round(peak_hz(np.concatenate([s for _, s in part])), -2) for part in segments] == [600, 1200, 600]

@@ -9,7 +9,6 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from tests.voice.test_audio import peak_hz
-from voice.media import aiortc_patches
 from voice.media.audio import RATE, LegTrack, Tone
 from voice.media.legs import Bridge, Leg, Recorder, mono
 
@@ -60,7 +59,6 @@ def rms(samples: np.ndarray) -> float:
 
 
 async def test_bridged_parties_hear_each_other_and_are_recorded_apart_with_a_masked_span(tmp_path):
-    aiortc_patches.install()
     caller_leg, agent_leg = Leg("caller"), Leg("agent")
     caller, agent = Party(700), Party(1300)
     try:
@@ -86,7 +84,6 @@ async def test_bridged_parties_hear_each_other_and_are_recorded_apart_with_a_mas
             await party.hang_up()
         for leg in (caller_leg, agent_leg):
             await leg.close()
-        aiortc_patches.uninstall()
 
     with av.open(str(tmp_path / "call.ogg")) as container:
         stream = container.streams.audio[0]

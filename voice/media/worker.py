@@ -202,14 +202,10 @@ class MediaWorker:
 def run() -> None:
     from pathlib import Path
 
-    from . import aiortc_patches
-
     certificate, key = Path(settings.CC_RECORDINGS_CERTIFICATE or "."), Path(settings.CC_RECORDINGS_PRIVATE_KEY or ".")
     if settings.DEMO_MODE and settings.CC_RECORDINGS_CERTIFICATE and not certificate.exists():
         sealing.write_pair(certificate, key, name="Demo recordings")
         logger.warning("demo mode: made a recordings certificate and key in %s", certificate.parent)
 
-    if not aiortc_patches.install():
-        logger.warning("aiortc is not the version its patches were written for; running unpatched (slower)")
     close_old_connections()
     asyncio.run(MediaWorker().serve())
