@@ -164,6 +164,14 @@ def test_a_customer_calls_from_the_widget_and_the_agent_answers_in_the_softphone
     assert abs(customer_hears["hz"] - AGENT_HZ) < 20, customer_hears
     assert abs(agent_hears["hz"] - CALLER_HZ) < 20, agent_hears
 
+    # Muted, the agent's tone stops reaching the customer; unmuted, it is back.
+    agent.get_by_role("button", name="Mute").click()
+    agent.wait_for_timeout(800)
+    assert not audible(heard_peak(customer, "call-audio"), AGENT_HZ)
+    agent.get_by_role("button", name="Unmute").click()
+    agent.wait_for_timeout(800)
+    assert audible(heard_peak(customer, "call-audio"), AGENT_HZ)
+
     # A supervisor listens: hears both; whispers: the agent hears it, the caller never does.
     supervisor_context = phone_browser(SUPERVISOR_HZ).new_context(locale="en-US")
     supervisor = log_in(supervisor_context, server.url, "supervisor", "/supervision/")
