@@ -96,6 +96,7 @@ def voice_system(transactional_db, tmp_path):
     env = {
         "CC_CALL_VOICE_PROCESSING": "false",  # pure tones: noise suppression would take them for noise
         "CC_RECORDINGS_CERTIFICATE": str(certificate),
+        "CC_RECORDINGS_PRIVATE_KEY": str(key),
         "CC_RECORDINGS_DIR": str(tmp_path / "recordings"),
     }
     call_command("load_demo")
@@ -227,3 +228,17 @@ def test_a_customer_calls_from_the_widget_and_the_agent_answers_in_the_softphone
     assert max(quiet_runs) >= 15, "no masked stretch of silence in the recording"
     last_quiet = quiet_runs.index(max(quiet_runs))
     assert any(loud[last_quiet + 1 :]), "the tones did not come back after the mask"
+
+    # The supervisor finds it in the archive and Chromium plays it (unsealed by the server).
+    supervisor.goto(server.url + "/voice/recordings/")
+    supervisor.get_by_role("link", name="Open").first.click()
+    expect(supervisor.locator("#history")).to_contain_text("Chose in the menu")
+    seconds = supervisor.evaluate(
+        """() => new Promise((resolve, reject) => {
+             const player = document.getElementById("player");
+             player.addEventListener("loadedmetadata", () => resolve(player.duration));
+             player.addEventListener("error", () => reject(new Error("the player refused the recording")));
+             player.preload = "auto"; player.load();
+           })"""
+    )
+    assert seconds > len(channels) / second - 1.5, seconds
