@@ -99,6 +99,22 @@ def stand_ins():
         handlers.register(channel, handler)
 
 
+@pytest.fixture
+def own_redis(settings, tmp_path):
+    """A Redis of the test's own behind the channel layer, so that it can be crashed."""
+    from tests.processes import RedisServer
+
+    redis = RedisServer(tmp_path)
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [redis.url], "prefix": "own-redis"},
+        }
+    }
+    yield redis
+    redis.stop()
+
+
 def pytest_collection_modifyitems(items):
     # First set up, so last torn down: after every other fixture of an async test.
     for item in items:

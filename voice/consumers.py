@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from chat.consumers import CLOSE_UNAUTHORIZED, AgentConsumer, FrameConsumer, database_sync_to_async
 from chat.services import ChatError
+from contactcenter import realtime
 from routing import services as routing
 from routing.models import Channel, Queue, WorkItem
 from routing.services import RoutingError
@@ -64,6 +65,14 @@ class CallerConsumer(FrameConsumer):
         self.language = call.locale
         await self.join(services.call_group(self.call_id))
         await self.send_frame(services.state_frame(call))
+        realtime.watch(self)
+
+    async def catch_up(self) -> None:
+        """The process went deaf for a while (realtime.watch): the call's state may have
+        changed unheard, so the caller gets it now."""
+        call = await database_sync_to_async(_call_of)(self.call_id)
+        if call is not None:
+            await self.send_frame(services.state_frame(call))
 
     async def disconnect(self, code):
         if self.call_id is not None:
@@ -86,6 +95,10 @@ class CallerConsumer(FrameConsumer):
 
     async def frame_hangup(self, frame: dict) -> None:
         await database_sync_to_async(services.call_end)(call_id=self.call_id, reason=Call.EndReason.CALLER_HUNG_UP)
+
+
+def _call_of(call_id: str) -> Call | None:
+    return Call.objects.select_related("queue", "agent__user").filter(pk=call_id).first()
 
 
 def _call_snapshot(agent) -> list[dict]:
