@@ -530,6 +530,21 @@ def _end(call: Call, reason: str, note: str = "") -> None:
     _tell_parties(call)
 
 
+def media_state(*, call_id) -> dict | None:
+    """What the call's media should be now, for a media process that may have missed commands
+    (it could not hear the channel layer for a while). None: the call has ended."""
+    call = Call.objects.select_related("queue").filter(pk=call_id).first()
+    if call is None or not call.is_live:
+        return None
+    return {
+        "state": call.state,
+        "record": _recording_on(call),
+        "masked": call.recording_masked,
+        "agent_id": call.agent_id,
+        "waiting": prompts.waiting_media(queue=call.queue, language=call.locale),
+    }
+
+
 def calls_end_unmanaged() -> int:
     """A media process starts with no calls: calls it held before a restart cannot go on."""
     ended = 0

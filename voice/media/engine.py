@@ -94,6 +94,9 @@ class MediaEngine(Protocol):
 
     async def monitor_close(self, call_id: str, monitor: str) -> None: ...
 
+    def mode_of(self, call_id: str) -> str | None:
+        """What the engine does with the call now: ivr, wait, bridge, hold; None if unknown."""
+
 
 @dataclass
 class _Recording:
@@ -293,6 +296,10 @@ class AiortcEngine:
         call = self._call(call_id)
         call.digits.put_nowait(digit)
         call.digit_arrived.set()
+
+    def mode_of(self, call_id: str) -> str | None:
+        call = self.calls.get(call_id)
+        return call.mode if call is not None else None
 
     def spawn(self, call: _CallMedia, work) -> asyncio.Task:
         """Run `work` (a menu walk, an announcer) for the call; cancelled when the call ends."""

@@ -18,6 +18,9 @@ from cryptography import x509
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
+
+from contactcenter import realtime
 
 from .. import sealing, services
 from . import ivr
@@ -90,9 +93,15 @@ class MediaWorker:
             logger.warning("ended %d call(s) a previous media process held", ended)
         self.ready.set()
         logger.info("the media process is ready")
+        realtime.watch(self)
         try:
             while True:
-                message = await self.layer.receive(channel)
+                try:
+                    message = await self.layer.receive(channel)
+                except (ConnectionError, OSError, RedisError) as error:  # Redis away: the layer reconnects
+                    logger.warning("the media process cannot hear the channel layer: %r", error)
+                    await asyncio.sleep(0.5)
+                    continue
                 command = message.get("event") or {}
                 call_id = command.get("call_id")
                 if not isinstance(call_id, str):
@@ -111,6 +120,34 @@ class MediaWorker:
             await self.engine.close()
             await self.layer.group_discard(services.MEDIA_GROUP, channel)
 
+    async def catch_up(self) -> None:
+        """Heard again after a gap (realtime.watch): commands published meanwhile are lost, so
+        every call held here is brought to the state PostgreSQL says it is in."""
+        for call_id in list(self.engine.calls):
+            inbox = self.inboxes.get(call_id)
+            if inbox is None:
+                inbox = self.inboxes[call_id] = asyncio.Queue()
+                runner = asyncio.create_task(self._run_call(call_id, inbox))
+                self.runners.add(runner)
+                runner.add_done_callback(self.runners.discard)
+            inbox.put_nowait({"type": "call.resync", "call_id": call_id})
+
+    async def _resync(self, call_id: str) -> None:
+        wanted = await in_thread(services.media_state)(call_id=call_id)
+        if wanted is None:
+            await self.engine.end(call_id)
+            return
+        state, mode = wanted["state"], self.engine.mode_of(call_id)
+        if state == "talking":
+            await self.engine.bridge(
+                call_id, record=wanted["record"], masked=wanted["masked"], agent_id=wanted["agent_id"]
+            )
+        elif state == "on_hold" and mode != "hold":
+            await self.engine.hold(call_id)
+        elif state == "queued" and mode != "wait":
+            await self.engine.wait(call_id, **wanted["waiting"])
+        logger.info("call %s resynchronised: %s", call_id, state)
+
     async def _run_call(self, call_id: str, inbox: asyncio.Queue) -> None:
         """One call's commands, in the order they were published."""
         try:
@@ -120,7 +157,8 @@ class MediaWorker:
                     await self._do(call_id, command)
                 except Exception:
                     logger.exception("media command %s for call %s failed", command.get("type"), call_id)
-                if command.get("type") == "call.end":
+                ended = command.get("type") == "call.end"
+                if ended or (command.get("type") == "call.resync" and call_id not in self.engine.calls):
                     return
         finally:
             self.inboxes.pop(call_id, None)
@@ -148,6 +186,8 @@ class MediaWorker:
             await self.engine.digit(call_id, command["digit"])
         elif kind == "call.end":
             await self.engine.end(call_id)
+        elif kind == "call.resync":
+            await self._resync(call_id)
         elif kind == "monitor.open":
             await self._monitor_open(call_id, command)
         elif kind == "monitor.whisper":
