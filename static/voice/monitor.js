@@ -42,30 +42,15 @@
     b.addEventListener("click", onClick); return b;
   }
 
-  function gathered(pc) {
-    return new Promise(function (resolve) {
-      if (pc.iceGatheringState === "complete") { resolve(); return; }
-      var timer = setTimeout(resolve, 3000);
-      pc.addEventListener("icegatheringstatechange", function () {
-        if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
-      });
-    });
-  }
-
   function listen(id) {
     if (listening) { send({ type: "call_unlisten", call_id: listening.id }); stop(); }
-    var processing = C.voice_processing;
-    navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing } })
+    CCWebRTC.microphone(C.voice_processing)
       .then(function (mic) {
         mic.getAudioTracks().forEach(function (t) { t.enabled = false; });  // silent until a whisper
-        var pc = new RTCPeerConnection({ iceServers: [] });
-        listening = { id: id, pc: pc, mic: mic, whisper: false };
-        mic.getTracks().forEach(function (track) { pc.addTrack(track, mic); });
-        pc.ontrack = function (e) { $("monitor-audio").srcObject = e.streams[0] || new MediaStream([e.track]); };
+        var media = CCWebRTC.offer(mic, $("monitor-audio"));
+        listening = { id: id, pc: media.pc, mic: mic, whisper: false };
         render();
-        return pc.createOffer().then(function (offer) { return pc.setLocalDescription(offer); })
-          .then(function () { return gathered(pc); })
-          .then(function () { send({ type: "call_listen", call_id: id, sdp: pc.localDescription.sdp }); });
+        return media.sdp.then(function (sdp) { send({ type: "call_listen", call_id: id, sdp: sdp }); });
       })
       .catch(function () { window.alert(T.no_microphone); });
   }

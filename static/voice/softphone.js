@@ -40,35 +40,16 @@
     $("softphone-recording").textContent = rec.masked ? T.recording_masked : (rec.paused ? T.recording_paused : T.recording);
   }
 
-  function microphone() {
-    var processing = C.voice_processing;
-    return navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing }, video: false
-    });
-  }
-
-  function gathered(pc) {
-    return new Promise(function (resolve) {
-      if (pc.iceGatheringState === "complete") { resolve(); return; }
-      var timer = setTimeout(resolve, 3000);
-      pc.addEventListener("icegatheringstatechange", function () {
-        if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
-      });
-    });
-  }
+  function microphone() { return CCWebRTC.microphone(C.voice_processing); }
 
   function joinMedia() {
     var current = call;
     var ready = current.mic ? Promise.resolve(current.mic) : microphone();
     ready.then(function (mic) {
       current.mic = mic;
-      var pc = new RTCPeerConnection({ iceServers: [] });
-      current.pc = pc;
-      mic.getTracks().forEach(function (track) { pc.addTrack(track, mic); });
-      pc.ontrack = function (e) { $("softphone-audio").srcObject = e.streams[0] || new MediaStream([e.track]); };
-      return pc.createOffer().then(function (offer) { return pc.setLocalDescription(offer); })
-        .then(function () { return gathered(pc); })
-        .then(function () { send({ type: "call_sdp", call_id: current.id, sdp: pc.localDescription.sdp }); });
+      var media = CCWebRTC.offer(mic, $("softphone-audio"));
+      current.pc = media.pc;
+      return media.sdp.then(function (sdp) { send({ type: "call_sdp", call_id: current.id, sdp: sdp }); });
     }).catch(function () { $("softphone-state").textContent = T.no_microphone; });
   }
 

@@ -18,29 +18,13 @@
   }
   function say(text) { $("call-state").textContent = text; }
 
-  function gathered(pc) {
-    // The whole offer at once: wait for ICE gathering (at most 3 s, then send what there is).
-    return new Promise(function (resolve) {
-      if (pc.iceGatheringState === "complete") { resolve(); return; }
-      var timer = setTimeout(resolve, 3000);
-      pc.addEventListener("icegatheringstatechange", function () {
-        if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
-      });
-    });
-  }
-
   function startMedia() {
-    var pc = new RTCPeerConnection({ iceServers: [] });
-    call.pc = pc;
-    call.mic.getTracks().forEach(function (track) { pc.addTrack(track, call.mic); });
-    pc.ontrack = function (e) { $("call-audio").srcObject = e.streams[0] || new MediaStream([e.track]); };
+    var media = CCWebRTC.offer(call.mic, $("call-audio"));
+    var pc = call.pc = media.pc;
     pc.onconnectionstatechange = function () {
       if (pc.connectionState === "failed" && call && !call.ended) { finish(T.call_lost); }
     };
-    pc.createOffer()
-      .then(function (offer) { return pc.setLocalDescription(offer); })
-      .then(function () { return gathered(pc); })
-      .then(function () { send({ type: "sdp", sdp: pc.localDescription.sdp }); });
+    media.sdp.then(function (sdp) { send({ type: "sdp", sdp: sdp }); });
   }
 
   function send(frame) {
@@ -84,9 +68,6 @@
     ws.onclose = function () { if (call && call.ws === ws && !call.ended) { finish(T.call_lost); } };
   }
 
-  function microphoneConstraints(processing) {
-    return { echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing };
-  }
   function visitorId() { try { return localStorage.getItem("cc-visitor"); } catch (e) { return null; } }
 
   function startCall() {
@@ -94,7 +75,7 @@
     showCallPane();
     say(T.call_connecting);
     // The microphone first: without it there is no call to queue.
-    navigator.mediaDevices.getUserMedia({ audio: microphoneConstraints(C.voice_processing), video: false })
+    CCWebRTC.microphone(C.voice_processing)
       .then(function (mic) {
         call.mic = mic;
         return fetch("/api/v1/widget/" + encodeURIComponent(C.key) + "/calls", {

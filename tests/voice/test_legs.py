@@ -2,56 +2,13 @@
 bridged, they hear each other; the recording holds each on its own channel, and a masked
 span is silent."""
 
-import asyncio
-
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from tests.voice.test_audio import peak_hz
-from voice.media.audio import RATE, LegTrack, Tone
-from voice.media.legs import Bridge, Leg, Recorder, mono
-
-
-class Party:
-    """The far end, as a browser would be: offers, says a tone, keeps what it hears."""
-
-    def __init__(self, frequency: float):
-        self.connection = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.voice = LegTrack()
-        self.voice.play(Tone(frequency, level=-6))
-        self.connection.addTrack(self.voice)
-        self.heard: list[np.ndarray] = []
-        self.arrived = asyncio.Event()
-        self.listening = None
-        self.connection.on("track", self._on_track)
-
-    def _on_track(self, remote) -> None:
-        self.listening = asyncio.ensure_future(self._listen(remote))
-
-    async def _listen(self, remote):
-        while True:
-            self.heard.append(mono(await remote.recv()))
-            self.arrived.set()
-
-    async def call(self, leg: Leg) -> None:
-        await self.connection.setLocalDescription(await self.connection.createOffer())
-        answer = await leg.answer(self.connection.localDescription.sdp)
-        await self.connection.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-
-    async def hears(self, frames: int) -> np.ndarray:
-        """The next `frames` × 20 ms this party hears."""
-        start = len(self.heard)
-        async with asyncio.timeout(20):
-            while len(self.heard) < start + frames:
-                await self.arrived.wait()
-                self.arrived.clear()
-        return np.concatenate(self.heard[start : start + frames])
-
-    async def hang_up(self) -> None:
-        if self.listening is not None:
-            self.listening.cancel()
-        await self.connection.close()
+from tests.voice.wire import Phone
+from voice.media.audio import RATE
+from voice.media.legs import Bridge, Leg, Recorder
 
 
 def rms(samples: np.ndarray) -> float:
@@ -60,7 +17,7 @@ def rms(samples: np.ndarray) -> float:
 
 async def test_bridged_parties_hear_each_other_and_are_recorded_apart_with_a_masked_span(tmp_path):
     caller_leg, agent_leg = Leg("caller"), Leg("agent")
-    caller, agent = Party(700), Party(1300)
+    caller, agent = Phone(700), Phone(1300)
     try:
         await caller.call(caller_leg)
         await agent.call(agent_leg)

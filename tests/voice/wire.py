@@ -66,6 +66,10 @@ class Phone:
     async def answered(self, sdp: str) -> None:
         await self.connection.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
+    async def call(self, leg) -> None:
+        """Call a media leg directly (no socket): offer, and take its answer."""
+        await self.answered(await leg.answer(await self.offer()))
+
     async def hears(self, frames: int) -> np.ndarray:
         start = len(self.heard)
         async with asyncio.timeout(20):

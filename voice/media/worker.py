@@ -106,13 +106,7 @@ class MediaWorker:
                 call_id = command.get("call_id")
                 if not isinstance(call_id, str):
                     continue
-                inbox = self.inboxes.get(call_id)
-                if inbox is None:
-                    inbox = self.inboxes[call_id] = asyncio.Queue()
-                    runner = asyncio.create_task(self._run_call(call_id, inbox))
-                    self.runners.add(runner)
-                    runner.add_done_callback(self.runners.discard)
-                inbox.put_nowait(command)
+                self._inbox(call_id).put_nowait(command)
         finally:
             for runner in list(self.runners):
                 runner.cancel()
@@ -124,13 +118,17 @@ class MediaWorker:
         """Heard again after a gap (realtime.watch): commands published meanwhile are lost, so
         every call held here is brought to the state PostgreSQL says it is in."""
         for call_id in list(self.engine.calls):
-            inbox = self.inboxes.get(call_id)
-            if inbox is None:
-                inbox = self.inboxes[call_id] = asyncio.Queue()
-                runner = asyncio.create_task(self._run_call(call_id, inbox))
-                self.runners.add(runner)
-                runner.add_done_callback(self.runners.discard)
-            inbox.put_nowait({"type": "call.resync", "call_id": call_id})
+            self._inbox(call_id).put_nowait({"type": "call.resync", "call_id": call_id})
+
+    def _inbox(self, call_id: str) -> asyncio.Queue:
+        """The call's queue of commands, with the task that runs them in order."""
+        inbox = self.inboxes.get(call_id)
+        if inbox is None:
+            inbox = self.inboxes[call_id] = asyncio.Queue()
+            runner = asyncio.create_task(self._run_call(call_id, inbox))
+            self.runners.add(runner)
+            runner.add_done_callback(self.runners.discard)
+        return inbox
 
     async def _resync(self, call_id: str) -> None:
         wanted = await in_thread(services.media_state)(call_id=call_id)
