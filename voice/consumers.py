@@ -24,7 +24,7 @@ from .services import VoiceError
 
 DIGITS = frozenset("0123456789*#")
 MAX_SDP_CHARACTERS = 30_000
-CLOSE_GOING_AWAY = 1001
+CLOSE_NORMAL, CLOSE_GOING_AWAY = 1000, 1001
 
 
 def _sdp(frame: dict) -> str:
@@ -75,10 +75,12 @@ class CallerConsumer(FrameConsumer):
             await self.send_frame(services.state_frame(call))
 
     async def disconnect(self, code):
-        if self.call_id is not None:
-            # A caller who closes the page has hung up; a lost socket means lost audio too.
-            reason = Call.EndReason.CALLER_HUNG_UP if code == CLOSE_GOING_AWAY else Call.EndReason.CONNECTION_LOST
-            await database_sync_to_async(services.call_end)(call_id=self.call_id, reason=reason)
+        # Closing the page (1001) or the widget's own close (1000) is hanging up. Any other
+        # end is the socket alone (a network blip, a server restart): the call goes on, the
+        # widget reconnects with its token, and if the caller's media is gone too, the media
+        # process reports the leg lost and the call ends then.
+        if self.call_id is not None and code in (CLOSE_NORMAL, CLOSE_GOING_AWAY):
+            await database_sync_to_async(services.call_end)(call_id=self.call_id, reason=Call.EndReason.CALLER_HUNG_UP)
         await super().disconnect(code)
 
     async def realtime_event(self, message: dict) -> None:

@@ -63,9 +63,16 @@
   function connect(token) {
     var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/call/");
     call.ws = ws;
-    ws.onopen = function () { ws.send(JSON.stringify({ type: "auth", token: token })); };
+    ws.onopen = function () { call.retry = 0; ws.send(JSON.stringify({ type: "auth", token: token })); };
     ws.onmessage = function (e) { var f; try { f = JSON.parse(e.data); } catch (err) { return; } onFrame(f); };
-    ws.onclose = function () { if (call && call.ws === ws && !call.ended) { finish(T.call_lost); } };
+    ws.onclose = function (e) {
+      if (!call || call.ws !== ws || call.ended) { return; }
+      // The call goes on without its socket (the audio has its own path): reconnect, and the
+      // server sends the call's state. A revoked token (4401) means the call has ended.
+      if (e.code === 4401 || call.retry >= 8) { finish(T.call_lost); return; }
+      call.retry = (call.retry || 0) + 1;
+      setTimeout(function () { if (call && !call.ended) { connect(token); } }, Math.min(4000, 500 * call.retry));
+    };
   }
 
   function visitorId() { try { return localStorage.getItem("cc-visitor"); } catch (e) { return null; } }

@@ -280,3 +280,26 @@ async def test_an_agent_on_a_call_is_offered_no_chat_until_the_call_ends(
     await send(workspace, {"type": "call_hangup", "call_id": str(call.pk)})
     offer = await until(workspace, lambda f: f["type"] == "offer", within=10.0)
     assert offer["conversation_id"] == str(conversation.pk)
+
+
+async def test_a_lost_caller_socket_leaves_the_call_on_and_a_reconnect_picks_it_up(
+    voice_queue, ready_agent, recordings, media_process, scene
+):
+    from tests.voice.wire import connect
+
+    workspace = await scene.workspace(ready_agent)
+    call, caller_socket, caller = await scene.caller(voice_queue)
+    await scene.answer(workspace, str(call.pk))
+    token = await sync_to_async(lambda: services.caller_token_for(Call.objects.get(pk=call.pk)))()
+
+    await caller_socket.disconnect(code=1006)  # the socket alone: a network blip
+    await caller.hears(25)
+    assert abs(peak(await caller.hears(50)) - 1300) < 15  # the call goes on
+    assert (await sync_to_async(Call.objects.get)(pk=call.pk)).state == Call.State.TALKING
+
+    again = await connect("/ws/call/")
+    scene.sockets.append(again)
+    await send(again, {"type": "auth", "token": token})
+    assert (await until(again, lambda f: f["type"] == "state"))["state"] == "talking"
+    await send(again, {"type": "hangup"})
+    await until(workspace, lambda f: f["type"] == "call_state" and f["state"] == "ended")
