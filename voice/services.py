@@ -629,6 +629,29 @@ def recordings_remove_expired(*, now: datetime.datetime | None = None, batch: in
             return removed
 
 
+ORPHAN_AGE_SECONDS = 3600
+
+
+def recordings_sweep_orphans(*, now: float | None = None) -> int:
+    """Sealed files without a row (a commit that failed after the write) and half-written
+    `.part` files, older than an hour, are deleted. Returns how many."""
+    import time
+
+    root = settings.CC_RECORDINGS_DIR
+    if not root.exists():
+        return 0
+    now = now if now is not None else time.time()
+    known = set(Recording.objects.values_list("file_name", flat=True))
+    removed = 0
+    for path in [*root.rglob("*.cms"), *root.rglob("*.part")]:
+        if now - path.stat().st_mtime < ORPHAN_AGE_SECONDS:
+            continue
+        if path.suffix == ".part" or path.relative_to(root).as_posix() not in known:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def _unlink(paths) -> None:
     for path in paths:
         path.unlink(missing_ok=True)

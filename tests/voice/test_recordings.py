@@ -163,3 +163,27 @@ def test_supervisors_hold_the_listen_permission_and_agents_do_not(roles):
     AgentProfile.objects.create(user=agent_user)
     assert supervisor.has_perm("voice.listen_recording")
     assert not agent_user.has_perm("voice.listen_recording")
+
+
+def test_sealed_files_left_without_a_row_are_swept_after_an_hour(queue, recordings):
+    import os
+    import time
+
+    from django.conf import settings
+
+    kept = recorded_call(queue)
+    orphan = settings.CC_RECORDINGS_DIR / "2026" / "01" / "01" / "orphan.cms"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"sealed, but its row never committed")
+    half = orphan.with_suffix(".part")
+    half.write_bytes(b"half")
+    young = orphan.with_name("young.cms")
+    young.write_bytes(b"its row may be committing right now")
+    hour_ago = time.time() - 3700
+    for path in (orphan, half, kept.path):
+        os.utime(path, (hour_ago, hour_ago))
+    assert services.recordings_sweep_orphans() == 2
+    assert not orphan.exists()
+    assert not half.exists()
+    assert young.exists()
+    assert kept.path.exists()
