@@ -560,11 +560,23 @@ def calls_end_unmanaged() -> int:
 # --- recordings ---------------------------------------------------------------------------
 
 
-def certificate_fingerprint(certificate_pem: bytes) -> str:
-    from cryptography import x509
+def recording_seal_and_store(
+    *, call_id, agent_id: int | None, audio: bytes, started_at: datetime.datetime, ended_at: datetime.datetime
+) -> Recording:
+    """Seal a finished recording (in memory) to the recordings certificate and keep it."""
     from cryptography.hazmat.primitives import hashes
 
-    return x509.load_pem_x509_certificate(certificate_pem).fingerprint(hashes.SHA256()).hex()
+    from . import sealing
+
+    certificate = sealing.load_certificate(settings.CC_RECORDINGS_CERTIFICATE)
+    return recording_store(
+        call_id=call_id,
+        agent_id=agent_id,
+        sealed=sealing.seal(audio, certificate),
+        fingerprint=certificate.fingerprint(hashes.SHA256()).hex(),
+        started_at=started_at,
+        ended_at=ended_at,
+    )
 
 
 @transaction.atomic

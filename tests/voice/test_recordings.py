@@ -19,21 +19,14 @@ AUDIO = b"OggS" + bytes(range(256)) * 50
 
 
 def recorded_call(queue, *, agent=None, caller="Liisa Laine", number="", when=None, audio=AUDIO):
-    from voice import sealing
-
     when = when or timezone.now()
     call = Call.objects.create(queue=queue, caller_name=caller, caller_number=number, agent=agent, state="ended")
     Call.objects.filter(pk=call.pk).update(started_at=when)
     call.refresh_from_db()
-    from django.conf import settings
-
-    certificate_pem = open(settings.CC_RECORDINGS_CERTIFICATE, "rb").read()  # noqa: SIM115
-    sealed = sealing.seal(audio, sealing.load_certificate(settings.CC_RECORDINGS_CERTIFICATE))
-    return services.recording_store(
+    return services.recording_seal_and_store(
         call_id=call.pk,
         agent_id=agent.pk if agent else None,
-        sealed=sealed,
-        fingerprint=services.certificate_fingerprint(certificate_pem),
+        audio=audio,
         started_at=when,
         ended_at=when + datetime.timedelta(seconds=95),
     )

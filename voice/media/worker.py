@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
-from cryptography import x509
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils.translation import gettext as _
@@ -33,21 +32,6 @@ DB_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="media-db")
 
 def in_thread(func):
     return DatabaseSyncToAsync(func, thread_sensitive=False, executor=DB_EXECUTOR)
-
-
-def _seal_and_store(call_id, agent_id, audio, started_at, ended_at) -> None:
-    certificate_pem = open(settings.CC_RECORDINGS_CERTIFICATE, "rb").read()  # noqa: SIM115 - read at once
-    certificate = x509.load_pem_x509_certificate(certificate_pem)
-    sealed = sealing.seal(audio, certificate)
-    del audio
-    services.recording_store(
-        call_id=call_id,
-        agent_id=agent_id,
-        sealed=sealed,
-        fingerprint=services.certificate_fingerprint(certificate_pem),
-        started_at=started_at,
-        ended_at=ended_at,
-    )
 
 
 class ServiceReports:
@@ -73,7 +57,9 @@ class ServiceReports:
         started_at: datetime.datetime,
         ended_at: datetime.datetime,
     ) -> None:
-        await in_thread(_seal_and_store)(call_id, agent_id, audio, started_at, ended_at)
+        await in_thread(services.recording_seal_and_store)(
+            call_id=call_id, agent_id=agent_id, audio=audio, started_at=started_at, ended_at=ended_at
+        )
 
 
 class MediaWorker:
