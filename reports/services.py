@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import CharField, Exists, Max, Min, OuterRef
-from django.db.models.functions import Cast
+from django.db.models import Max, Min
 
 from chat.models import Conversation, ConversationEvent, Message, Participant
 from quality.models import PurgedTranscript
@@ -61,20 +60,28 @@ def record_conversation(*, conversation_id) -> ContactRecord | None:
 
 def record_ended_conversations(*, limit: int = BATCH) -> int:
     """Records for ended chats that have none yet, or whose rating came after the record
-    (the customer rates after the end). Beat runs this every few seconds; idempotent."""
-    recorded = ContactRecord.objects.filter(
-        source=ContactRecord.Source.LIVE, channel=CHAT, reference=Cast(OuterRef("pk"), output_field=CharField())
-    )
-    ended = Conversation.objects.filter(state=Conversation.State.ENDED)
-    missing = ended.filter(~Exists(recorded)).order_by("ended_at").values_list("pk", flat=True)[:limit]
-    rated_later = (
-        ended.filter(rating__isnull=False)
-        .filter(Exists(recorded.filter(rating__isnull=True)))
+    (the customer rates after the end). Beat runs this every few seconds; idempotent.
+
+    The chats due carry `contact_recorded=False` under a partial index, so finding them
+    costs the same with a thousand chats or a million. (An anti-join of all ended chats
+    against all records did not: with statistics behind a burst of new rows, PostgreSQL
+    planned it as a nested loop, 2.7 s for 3,000 chats, again every 5 s.)"""
+    due = (
+        Conversation.objects.filter(state=Conversation.State.ENDED, contact_recorded=False)
+        .order_by("ended_at")
         .values_list("pk", flat=True)[:limit]
     )
     done = 0
-    for conversation_id in [*missing, *rated_later]:
+    for conversation_id in list(due):
         with transaction.atomic():
+            # Locked, so a rating given meanwhile waits and marks the chat due again after us;
+            # a second beat finds it recorded and moves on.
+            still_due = Conversation.objects.select_for_update(no_key=True).filter(
+                pk=conversation_id, contact_recorded=False
+            )
+            if still_due.values_list("pk", flat=True).first() is None:
+                continue
             if record_conversation(conversation_id=conversation_id) is not None:
                 done += 1
+            still_due.update(contact_recorded=True)
     return done
