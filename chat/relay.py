@@ -2,13 +2,13 @@
 
 Customers' messages and agents' plain messages are nearly all of a contact center's traffic.
 A socket hands its message to the process's writer and waits. The writer takes everything
-that gathered while the previous batch was being written and stores it in one transaction on
-a database thread of its own: lock the batch's conversations in id order, skip client_ids
-stored already, take seqs, insert the messages, update the conversations. After the commit
-a publisher sends the frames in seq order and only then wakes the senders, so nothing is
-acknowledged (PROTOCOL.md: the stored message comes back as the acknowledgement) before it
-is stored. One commit and six statements per batch instead of per message; under light load a
-batch is one message and the path costs what the single-message service did.
+that gathered while the previous batch was being written and stores it on a database thread
+of its own, in one statement (`chat_post_messages`, chat/migrations/0008): lock the batch's
+conversations in id order, skip client_ids stored already, take seqs, insert the messages,
+update the conversations. After the commit a publisher sends the frames in seq order and
+only then wakes the senders, so nothing is acknowledged (PROTOCOL.md: the stored message
+comes back as the acknowledgement) before it is stored. One round trip per batch; under
+light load a batch is one message.
 
 Notes, links and consultants' lines take `services.message_post_by_agent`, which this
 module agrees with on every rule (who may write, names, seqs, webhooks, pushes).
@@ -17,6 +17,7 @@ module agrees with on every rule (who may write, names, seqs, webhooks, pushes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import uuid
@@ -24,8 +25,17 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import orjson
 import psycopg
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,7 +45,7 @@ from webhooks.models import Event
 
 from . import services
 from .frames import message_frame
-from .models import Conversation, Message, Participant
+from .models import Conversation, Message
 
 logger = logging.getLogger(__name__)
 
@@ -123,15 +133,55 @@ def _writer(loop: asyncio.AbstractEventLoop) -> _Writer:
 
 
 class _Writer:
-    """Two stages: write a batch on the database thread, then publish it while the next
-    batch is written. The publisher takes batches in the order they were written."""
+    """Two stages: write a batch, then publish it while the next batch is written. The
+    publisher takes batches in the order they were written.
+
+    A batch with nothing else to record (no webhook due) is stored from the event loop
+    itself, on an async connection of the writer's own in autocommit: no thread hop, no
+    GIL hand-over, one round trip. A batch with webhooks to record takes the database
+    thread, where the messages and the deliveries commit together (`write_batch`)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.pending: list[Post] = []
         self.wake = asyncio.Event()
         self.written: asyncio.Queue = asyncio.Queue()
+        self.connection: psycopg.AsyncConnection | None = None
         self.tasks = [loop.create_task(self._write_loop()), loop.create_task(self._publish_loop())]
+
+    async def _store(self, batch: list[Post]) -> list[tuple[str, dict | None]]:
+        if _webhooks_due(batch, known_only=True) is False:
+            return await self._store_in_loop(batch)
+        return await self.loop.run_in_executor(_executor, _write_on_own_thread, batch)
+
+    async def _store_in_loop(self, posts: list[Post]) -> list[tuple[str, dict | None]]:
+        """As `_write_on_own_thread` does it: a connection that died while idle is replaced
+        and the batch tried once more; so is a lost resend race or a deadlock."""
+        for attempt in (1, 2):
+            try:
+                if self.connection is None or self.connection.closed:
+                    self.connection = await psycopg.AsyncConnection.connect(**_async_connection_params())
+                cursor = await self.connection.execute(POST_MESSAGES, [_batch_parameter(posts)])
+                return _outcomes(posts, await cursor.fetchall())[0]
+            except DATABASE_ERRORS as error:
+                if attempt == 2:
+                    raise
+                if _retryable(error):
+                    continue
+                if not isinstance(error, CONNECTION_ERRORS):
+                    raise
+                await self._close()
+        raise AssertionError("unreachable")
+
+    async def _close(self) -> None:
+        connection_, self.connection = self.connection, None
+        if connection_ is not None:
+            with contextlib.suppress(Exception):
+                await connection_.close()
+
+    async def backend_pid(self) -> int | None:
+        """The PostgreSQL backend of the in-loop connection (for tests)."""
+        return None if self.connection is None or self.connection.closed else self.connection.info.backend_pid
 
     def put(self, post: Post) -> None:
         self.pending.append(post)
@@ -144,7 +194,7 @@ class _Writer:
             while self.pending:
                 batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
                 try:
-                    outcomes = await self.loop.run_in_executor(_executor, _write_on_own_thread, batch)
+                    outcomes = await self._store(batch)
                 except Exception:
                     logger.exception("storing %d chat message(s) failed", len(batch))
                     outcomes = [(UNAVAILABLE, None)] * len(batch)
@@ -169,19 +219,44 @@ class _Writer:
 
 
 def write_batch(posts: list[Post]) -> list[tuple[str, dict | None]]:
-    """Store `posts` in one transaction; one (outcome, agent frame) per post, in order.
+    """Store `posts`; one (outcome, agent frame) per post, in order.
 
-    A lost race with a resend on another process (the unique client_id) or a deadlock with
-    another transaction rolls the batch back; the second try sees the other side's commit.
+    The batch is one statement (`chat_post_messages`, chat/migrations/0008). With nothing
+    else to record it runs alone in autocommit, one round trip; when webhooks are due it
+    runs in a transaction with their deliveries. A lost race with a resend on another
+    process (the unique client_id) or a deadlock with another transaction rolls the batch
+    back; the second try sees the other side's commit.
     """
+    alone = not connection.in_atomic_block and not _webhooks_due(posts)
     for attempt in (1, 2):
         try:
+            if alone:
+                return _write(posts, alone=True)
             with transaction.atomic():
-                return _write(posts)
+                return _write(posts, alone=False)
         except DATABASE_ERRORS as error:
             if attempt == 2 or not _retryable(error):
                 raise
     raise AssertionError("unreachable")
+
+
+def _webhooks_due(posts: list[Post], *, known_only: bool = False) -> bool | None:
+    """Whether the batch records webhook deliveries. With `known_only`, None when the
+    answer needs a fresh look at the endpoints (the database)."""
+    subscribed = webhooks.subscribed_if_known if known_only else webhooks.subscribed
+    created = subscribed(Event.MESSAGE_CREATED)
+    if created is None or created:
+        return created
+    if not any(post.role == Message.Role.AGENT for post in posts):
+        return False
+    return subscribed(Event.PUSH_AGENT_MESSAGE)
+
+
+def _async_connection_params() -> dict:
+    params = connections["default"].get_connection_params()
+    for django_only in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(django_only, None)
+    return {**params, "autocommit": True}
 
 
 # The batch speaks to psycopg directly (pipelines), so its errors come unwrapped by Django.
@@ -215,155 +290,85 @@ def _retryable(error: Exception) -> bool:
     return sqlstate in ("40P01", "40001")  # deadlock detected, serialization failure
 
 
-def _write(posts: list[Post]) -> list[tuple[str, dict | None]]:
-    conversation_ids = sorted({post.conversation_id for post in posts})
-    client_ids = [post.client_id for post in posts if post.client_id is not None]
-    agent_ids = sorted({post.user_id for post in posts if post.role == Message.Role.AGENT})
+POST_MESSAGES = "SELECT * FROM chat_post_messages(%s::jsonb)"
+
+
+def _batch_parameter(posts: list[Post]) -> str:
+    return orjson.dumps(
+        [
+            {"c": str(post.conversation_id), "r": post.role, "t": post.text, "k": post.client_id, "u": post.user_id}
+            for post in posts
+        ]
+    ).decode()
+
+
+def _write(posts: list[Post], *, alone: bool) -> list[tuple[str, dict | None]]:
+    connection.ensure_connection()
     raw = connection.connection
-    # One round trip for the three reads. The server runs them in order, so the two after
-    # the lock see whatever a writer we waited for committed (READ COMMITTED: a new snapshot
-    # per statement).
-    with raw.pipeline():
-        locked = _execute(
-            raw,
-            "SELECT c.id, c.state, c.last_seq, c.customer_seen_at, ct.name FROM chat_conversation c "
-            "LEFT JOIN routing_contact ct ON ct.id = c.contact_id "
-            "WHERE c.id = ANY(%s) ORDER BY c.id FOR NO KEY UPDATE OF c",
-            [conversation_ids],
-        )
-        stored_rows = _execute(
-            raw,
-            "SELECT conversation_id, client_id FROM chat_message WHERE conversation_id = ANY(%s) "
-            "AND client_id = ANY(%s::uuid[])",
-            [conversation_ids, client_ids],
-        )
-        participant_rows = _execute(
-            raw,
-            "SELECT conversation_id, agent_id, role, shown_name FROM chat_participant "
-            "WHERE left_at IS NULL AND conversation_id = ANY(%s) AND agent_id = ANY(%s::integer[])",
-            [conversation_ids, agent_ids],
-        )
-    conversations = {
-        row[0]: {"state": row[1], "last_seq": row[2], "seen_at": row[3], "contact_name": row[4]}
-        for row in locked.fetchall()
-    }
-    stored: set[tuple[uuid.UUID, uuid.UUID]] = set(stored_rows.fetchall())
-    participants = {(row[0], row[1]): (row[2], row[3]) for row in participant_rows.fetchall()}
-
-    outcomes: list[tuple[str, dict | None]] = []
-    messages: list[Message] = []
-    for post in posts:
-        conversation = conversations.get(post.conversation_id)
-        if conversation is None:
-            outcomes.append((NOT_FOUND, None))
-            continue
-        if post.role == Message.Role.AGENT:
-            participant = participants.get((post.conversation_id, post.user_id))
-            if participant is None or participant[0] == Participant.Role.CONSULTANT:
-                outcomes.append((FORBIDDEN, None))
-                continue
-            name = participant[1]
-        else:
-            name = conversation["contact_name"] or ""
-        if conversation["state"] == Conversation.State.ENDED:
-            outcomes.append((ENDED, None))
-            continue
-        if post.client_id is not None:
-            key = (post.conversation_id, post.client_id)
-            if key in stored:
-                outcomes.append((DUPLICATE, None))
-                continue
-            stored.add(key)  # the same client_id twice in one batch: the second is a resend
-        conversation["last_seq"] += 1
-        conversation.setdefault("posted_by", set()).add(post.role)
-        messages.append(
-            Message(
-                conversation_id=post.conversation_id,
-                seq=conversation["last_seq"],
-                client_id=post.client_id,
-                author_role=post.role,
-                author_user_id=post.user_id,
-                author_name=name,
-                text=post.text,
-            )
-        )
-        outcomes.append((CREATED, None))
-    if not messages:
-        return outcomes
-
-    _insert(messages, conversations)
-    frames = iter(message_frame(message, for_agent=True) for message in messages)
-    outcomes = [(outcome, next(frames) if outcome == CREATED else None) for outcome, _ in outcomes]
+    if alone:
+        rows = _execute(raw, POST_MESSAGES, [_batch_parameter(posts)]).fetchall()
+    else:
+        with raw.pipeline():  # BEGIN and the batch in one round trip
+            cursor = _execute(raw, POST_MESSAGES, [_batch_parameter(posts)])
+        rows = cursor.fetchall()
+    outcomes, seen_before, spoke = _outcomes(posts, rows)
     created = [frame for outcome, frame in outcomes if outcome == CREATED]
+    if alone or not created:
+        return outcomes
     for frame in created:
         webhooks.emit(Event.MESSAGE_CREATED, services.message_data(frame))
-    _push_to_away_customers(
-        [frame for frame in created if frame["author"]["role"] == Message.Role.AGENT], conversations
-    )
+    agent_frames = [frame for frame in created if frame["author"]["role"] == Message.Role.AGENT]
+    _push_to_away_customers(agent_frames, seen_before, spoke)
     return outcomes
 
 
-def _insert(messages: list[Message], conversations: dict) -> None:
-    """The messages and the conversations' new seqs in one round trip; a customer who spoke
-    counts as present and their silence (W11) restarts."""
-    now = timezone.now()
-    changed = [
-        (pk, c["last_seq"], Message.Role.CUSTOMER in c["posted_by"])
-        for pk, c in conversations.items()
-        if "posted_by" in c
-    ]
-    raw = connection.connection
-    with raw.pipeline():
-        inserted = _execute(
-            raw,
-            "INSERT INTO chat_message (conversation_id, seq, client_id, author_role, author_user_id, author_name, "
-            "text, link_url, internal, sent_at) "
-            "SELECT v.*, '', false, %s FROM unnest(%s::uuid[], %s::integer[], %s::uuid[], %s::text[], "
-            "%s::integer[], %s::text[], %s::text[]) AS v RETURNING id, conversation_id, seq",
-            [
-                now,
-                [m.conversation_id for m in messages],
-                [m.seq for m in messages],
-                [m.client_id for m in messages],
-                [m.author_role for m in messages],
-                [m.author_user_id for m in messages],
-                [m.author_name for m in messages],
-                [m.text for m in messages],
-            ],
+def _outcomes(posts: list[Post], rows: list[tuple]) -> tuple[list[tuple[str, dict | None]], dict, set]:
+    """The function's rows as (outcome, agent frame) per post; also, per conversation, when
+    the customer was last seen before the batch and whether they spoke in it."""
+    outcomes: list[tuple[str, dict | None]] = []
+    seen_before: dict[uuid.UUID, datetime.datetime | None] = {}
+    spoke: set[uuid.UUID] = set()
+    for post, (outcome, pk, seq, name, sent_at, seen_at) in zip(posts, rows, strict=True):
+        if outcome != CREATED:
+            outcomes.append((outcome, None))
+            continue
+        message = Message(
+            pk=pk,
+            conversation_id=post.conversation_id,
+            seq=seq,
+            client_id=post.client_id,
+            author_role=post.role,
+            author_user_id=post.user_id,
+            author_name=name,
+            text=post.text,
+            sent_at=sent_at,
         )
-        _execute(
-            raw,
-            "UPDATE chat_conversation c SET last_seq = v.last_seq, "
-            "customer_seen_at = CASE WHEN v.customer THEN now() ELSE c.customer_seen_at END, "
-            "last_customer_message_at = CASE WHEN v.customer THEN %s ELSE c.last_customer_message_at END, "
-            "inactivity_warned_at = CASE WHEN v.customer THEN NULL ELSE c.inactivity_warned_at END "
-            "FROM unnest(%s::uuid[], %s::integer[], %s::boolean[]) AS v(id, last_seq, customer) WHERE c.id = v.id",
-            [now, [row[0] for row in changed], [row[1] for row in changed], [row[2] for row in changed]],
-        )
-    ids = {(row[1], row[2]): row[0] for row in inserted.fetchall()}
-    for message in messages:
-        message.pk, message.sent_at = ids[(message.conversation_id, message.seq)], now
+        outcomes.append((CREATED, message_frame(message, for_agent=True)))
+        seen_before.setdefault(post.conversation_id, seen_at)
+        if post.role == Message.Role.CUSTOMER:
+            spoke.add(post.conversation_id)
+    return outcomes, seen_before, spoke
 
 
 def _execute(raw: psycopg.Connection, query: str, params: list) -> psycopg.Cursor:
-    """Run one statement of a pipeline with its parameters bound by the server. Django's
-    connections bind on the client (every value formatted into the SQL text in Python),
-    which was a tenth of the relay's CPU; bound parameters are also prepared after a few
-    runs, so PostgreSQL stops parsing and planning the same five statements."""
+    """Run one statement with its parameters bound by the server. Django's connections bind
+    on the client (every value formatted into the SQL text in Python), which was a tenth of
+    the relay's CPU; bound parameters are also prepared after a few runs, so PostgreSQL
+    stops parsing and planning the same statement."""
     return psycopg.Cursor(raw).execute(query, params)
 
 
-def _push_to_away_customers(agent_frames: list[dict], conversations: dict) -> None:
+def _push_to_away_customers(agent_frames: list[dict], seen_before: dict, spoke: set) -> None:
     """An agent wrote while the customer's app is closed: wake it (W10), as
-    `services.customer_away` decides it."""
+    `services.customer_away` decides it. A customer who spoke in this batch is present."""
     if not agent_frames:
         return
     ids = sorted({frame["conversation_id"] for frame in agent_frames})
     stale_before = timezone.now() - datetime.timedelta(seconds=services.CUSTOMER_STALE_SECONDS)
     away = []
     for pk, count in zip(ids, services.customer_sockets(ids), strict=True):
-        conversation = conversations[uuid.UUID(pk)]
-        seen = timezone.now() if Message.Role.CUSTOMER in conversation["posted_by"] else conversation["seen_at"]
+        conversation_id = uuid.UUID(pk)
+        seen = timezone.now() if conversation_id in spoke else seen_before[conversation_id]
         if seen is None or seen < stale_before or count <= 0:
             away.append(pk)
     if not away:

@@ -366,6 +366,8 @@ def validate_text(text) -> str:
         raise ChatError("invalid", _("A message needs text."))
     if len(text) > MAX_MESSAGE_LENGTH:
         raise ChatError("too_long", _("A message can be at most %(max)s characters.") % {"max": MAX_MESSAGE_LENGTH})
+    if "\x00" in text:  # PostgreSQL's text cannot hold it; one such post must not fail a whole batch
+        raise ChatError("invalid", _("A message cannot contain the character NUL (U+0000)."))
     return text
 
 
@@ -638,7 +640,8 @@ def rating_give(*, conversation_id, score, comment: str = "") -> Conversation:
     if conversation.state != Conversation.State.ENDED:
         raise ChatError("not_ended", _("A chat can be rated after it ends."))
     conversation.rating, conversation.rating_comment = score, comment
-    conversation.save(update_fields=["rating", "rating_comment"])
+    conversation.contact_recorded = False  # the contact record carries the rating
+    conversation.save(update_fields=["rating", "rating_comment", "contact_recorded"])
     webhooks.emit(
         Event.CONVERSATION_RATED,
         {

@@ -46,6 +46,19 @@ def _subscribed(event: str) -> list[int]:
     return _endpoints_cache[1].get(event, [])
 
 
+def subscribed(event: str) -> bool:
+    """Whether any active endpoint takes `event` (cached as `emit` caches it)."""
+    return bool(_subscribed(event))
+
+
+def subscribed_if_known(event: str) -> bool | None:
+    """As `subscribed`, without reaching the database: None when the cache is stale (for
+    code on an event loop, which must not query)."""
+    if _endpoints_cache is None or time.monotonic() - _endpoints_cache[0] > ENDPOINT_CACHE_SECONDS:
+        return None
+    return bool(_endpoints_cache[1].get(event))
+
+
 def forget_endpoints() -> None:
     global _endpoints_cache
     _endpoints_cache = None

@@ -190,18 +190,35 @@ def _terminate(pid: int) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_dropped_database_connection_costs_the_sender_nothing(widget, ready_agent):
+@pytest.mark.parametrize("path", ["event loop", "database thread"])
+async def test_a_dropped_database_connection_costs_the_sender_nothing(widget, ready_agent, path):
     # The writer's connection dies while idle (a restarted database, a failover): the next
-    # message is stored on a fresh connection instead of coming back as an error.
+    # message is stored on a fresh connection instead of coming back as an error. A batch
+    # with no webhook due is stored from the event loop; one that may have webhooks (here:
+    # the endpoints not looked at lately) from the database thread.
     conversation = await sync_to_async(answered_chat)(widget, ready_agent)
-    assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=uuid.uuid4(), text="one")
     loop = asyncio.get_running_loop()
-    writer_pid = await loop.run_in_executor(relay._executor, _backend_pid)
-    await sync_to_async(_terminate)(writer_pid)
 
-    client_id = uuid.uuid4()
-    assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=client_id, text="two")
-    assert await loop.run_in_executor(relay._executor, _backend_pid) != writer_pid
+    async def post(text):
+        webhooks.forget_endpoints()
+        if path == "event loop":
+            assert not await sync_to_async(webhooks.subscribed)(Event.MESSAGE_CREATED)
+        client_id = uuid.uuid4()
+        assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=client_id, text=text)
+        return client_id
+
+    async def writer_pid():
+        if path == "event loop":
+            return await relay._writer(loop).backend_pid()
+        return await loop.run_in_executor(relay._executor, _backend_pid)
+
+    await post("one")
+    pid = await writer_pid()
+    assert pid is not None
+    await sync_to_async(_terminate)(pid)
+
+    client_id = await post("two")
+    assert await writer_pid() not in (pid, None)
     stored = Message.objects.filter(conversation=conversation, client_id=client_id)
     assert await sync_to_async(stored.count)() == 1
 
@@ -223,3 +240,13 @@ def test_a_lost_resend_race_on_psycopg_is_tried_again(widget, ready_agent):
     with pytest.raises(psycopg.DataError) as bad, transaction.atomic():
         raw.execute("SELECT 1 / 0")
     assert not relay._retryable(bad.value)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_text_postgresql_cannot_store_is_refused_before_the_batch(widget, ready_agent):
+    # A NUL would fail the statement, and with it every other post of the batch.
+    conversation = await sync_to_async(answered_chat)(widget, ready_agent)
+    with pytest.raises(ChatError) as refused:
+        await relay.post_customer_message(conversation_id=conversation.pk, client_id=uuid.uuid4(), text="a\x00b")
+    assert refused.value.code == "invalid"
+    assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=uuid.uuid4(), text="ab")
