@@ -83,8 +83,7 @@ def publish_many(items: list[tuple[str, dict]]) -> None:
 
 
 async def _send_all(items: list[tuple[str, dict]]) -> None:
-    for group, event in items:
-        await send_stored(group, event)
+    await send_stored_many(items)
 
 
 # Frames kept while Redis is away, per event loop; beyond the bound the oldest go (they are
@@ -195,6 +194,25 @@ async def send_stored(group: str, event: dict) -> None:
     except Exception:
         if "seq" in event:
             _backlog().keep(group, event)
+        raise
+
+
+async def send_stored_many(items: list[tuple[str, dict]]) -> None:
+    """send_stored for several (group, event), in order and in one round trip where the
+    layer can (`contactcenter.channel_layer`). On a failure every stored frame among them
+    is kept: which of them Redis took is unknown, and a frame seen twice is dropped."""
+    layer = get_channel_layer()
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is None or len(items) == 1:
+        for group, event in items:
+            await send_stored(group, event)
+        return
+    try:
+        await send_many([(group, {"type": "realtime.event", "event": event}) for group, event in items])
+    except Exception:
+        for group, event in items:
+            if "seq" in event:
+                _backlog().keep(group, event)
         raise
 
 

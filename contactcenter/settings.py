@@ -200,7 +200,7 @@ MEDIA_ROOT = VAR_DIR / "media"
 CHANNEL_PREFIX = env_str("CC_CHANNEL_PREFIX", "cc")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "contactcenter.channel_layer.RealtimeChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_PREFIX},
     }
 }

@@ -107,7 +107,7 @@ def own_redis(settings, tmp_path):
     redis = RedisServer(tmp_path)
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "contactcenter.channel_layer.RealtimeChannelLayer",
             "CONFIG": {"hosts": [redis.url], "prefix": "own-redis"},
         }
     }
