@@ -39,7 +39,7 @@ from django.db import (
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contactcenter.realtime import send_stored
+from contactcenter.realtime import send_stored_many
 from webhooks import services as webhooks
 from webhooks.models import Event
 
@@ -50,6 +50,8 @@ from .models import Conversation, Message
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # posts per transaction; more wait for the next one
+LOOK_AGAIN_SECONDS = 1.0  # a failed batch is looked at again this often …
+LOOK_AGAIN_TRIES = 120  # … until the database answers, for up to two minutes
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-relay-writer")
 
 
@@ -147,6 +149,7 @@ class _Writer:
         self.wake = asyncio.Event()
         self.written: asyncio.Queue = asyncio.Queue()
         self.connection: psycopg.AsyncConnection | None = None
+        self.looking_again: set[asyncio.Task] = set()
         self.tasks = [loop.create_task(self._write_loop()), loop.create_task(self._publish_loop())]
 
     async def _store(self, batch: list[Post]) -> list[tuple[str, dict | None]]:
@@ -179,6 +182,32 @@ class _Writer:
             with contextlib.suppress(Exception):
                 await connection_.close()
 
+    def _look_again(self, batch: list[Post]) -> None:
+        """A failed batch may have committed all the same (the connection went after the
+        commit, before its answer). The senders were told to send again, and a resend is
+        stored once; but if nobody sends again, the others in the chat would not see the
+        message until a later one showed them the gap. So once the database answers again,
+        whatever of the batch was stored is published."""
+        keys = {(post.conversation_id, post.client_id) for post in batch if post.client_id is not None}
+        if keys:
+            task = self.loop.create_task(self._publish_if_stored(keys))
+            self.looking_again.add(task)
+            task.add_done_callback(self.looking_again.discard)
+
+    async def _publish_if_stored(self, keys: set[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        for _attempt in range(LOOK_AGAIN_TRIES):
+            await asyncio.sleep(LOOK_AGAIN_SECONDS)
+            try:
+                frames = await self.loop.run_in_executor(_executor, _stored_frames, keys)
+            except Exception as error:  # still away
+                logger.debug("looking again at a failed batch: %s", error)
+                continue
+            if frames:
+                logger.info("%d message(s) of a failed batch were stored after all; publishing them", len(frames))
+                await send_stored_many([(services.conv_group(frame["conversation_id"]), frame) for frame in frames])
+            return
+        logger.warning("a failed batch could not be looked at again; a resume will bring what it stored")
+
     async def backend_pid(self) -> int | None:
         """The PostgreSQL backend of the in-loop connection (for tests)."""
         return None if self.connection is None or self.connection.closed else self.connection.info.backend_pid
@@ -198,18 +227,19 @@ class _Writer:
                 except Exception:
                     logger.exception("storing %d chat message(s) failed", len(batch))
                     outcomes = [(UNAVAILABLE, None)] * len(batch)
+                    self._look_again(batch)
                 await self.written.put((batch, outcomes))
 
     async def _publish_loop(self) -> None:
         while True:
             batch, outcomes = await self.written.get()
-            for _post, (outcome, frame) in zip(batch, outcomes, strict=True):
-                if outcome == CREATED:
-                    try:
-                        await send_stored(services.conv_group(frame["conversation_id"]), frame)
-                    except Exception as error:
-                        # Stored is what counts: kept and sent again once Redis is back.
-                        logger.warning("publishing message %s failed: %s", frame["id"], error)
+            frames = [frame for outcome, frame in outcomes if outcome == CREATED]
+            if frames:
+                try:
+                    await send_stored_many([(services.conv_group(frame["conversation_id"]), frame) for frame in frames])
+                except Exception as error:
+                    # Stored is what counts: kept and sent again once Redis is back.
+                    logger.warning("publishing %d message(s) failed: %s", len(frames), error)
             for post, (outcome, _frame) in zip(batch, outcomes, strict=True):
                 if not post.future.done():
                     post.future.set_result(outcome)
@@ -250,6 +280,24 @@ def _webhooks_due(posts: list[Post], *, known_only: bool = False) -> bool | None
     if not any(post.role == Message.Role.AGENT for post in posts):
         return False
     return subscribed(Event.PUSH_AGENT_MESSAGE)
+
+
+def _stored_frames(keys: set[tuple[uuid.UUID, uuid.UUID]]) -> list[dict]:
+    """The agent frames of the (conversation, client_id) messages that are stored, in seq order."""
+    conversation_ids = sorted({conversation_id for conversation_id, _ in keys})
+    client_ids = [client_id for _, client_id in keys]
+    try:
+        stored = Message.objects.filter(conversation_id__in=conversation_ids, client_id__in=client_ids).order_by(
+            "conversation_id", "seq"
+        )
+        return [
+            message_frame(message, for_agent=True)
+            for message in stored
+            if (message.conversation_id, message.client_id) in keys
+        ]
+    except CONNECTION_ERRORS:
+        connection.close()
+        raise
 
 
 def _async_connection_params() -> dict:

@@ -250,3 +250,34 @@ async def test_a_text_postgresql_cannot_store_is_refused_before_the_batch(widget
         await relay.post_customer_message(conversation_id=conversation.pk, client_id=uuid.uuid4(), text="a\x00b")
     assert refused.value.code == "invalid"
     assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=uuid.uuid4(), text="ab")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_failed_batch_that_was_stored_after_all_is_published_once_the_database_answers(
+    widget, ready_agent, monkeypatch
+):
+    # The connection went after the commit, before its answer: the sender heard "unavailable",
+    # yet the message is stored. Nobody may send again, so the writer looks again.
+    monkeypatch.setattr(relay, "LOOK_AGAIN_SECONDS", 0.05)
+    conversation = await sync_to_async(answered_chat)(widget, ready_agent)
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(chat.conv_group(conversation.pk), listener)
+    stored_after_all, never_stored = uuid.uuid4(), uuid.uuid4()
+    await sync_to_async(chat.message_post_by_customer)(
+        conversation_id=conversation.pk, client_id=stored_after_all, text="did it go?"
+    )
+    while (await asyncio.wait_for(layer.receive(listener), 5))["event"]["type"] != "message":
+        pass  # the service's own publish
+
+    writer = relay._writer(asyncio.get_running_loop())
+    writer._look_again(
+        [post(conversation, CUSTOMER, "did it go?", stored_after_all), post(conversation, CUSTOMER, "x", never_stored)]
+    )
+    event = (await asyncio.wait_for(layer.receive(listener), 5))["event"]
+    assert (event["type"], event["client_id"], event["text"]) == ("message", str(stored_after_all), "did it go?")
+    async with asyncio.timeout(5):
+        while writer.looking_again:  # noqa: ASYNC110 - the writer's own task
+            await asyncio.sleep(0.05)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(listener), 0.5)  # nothing for the post never stored
