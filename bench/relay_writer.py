@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""The relay writer's cost per message: CPU and wall time of storing chat messages in
+batches (`chat.relay.write_batch`, the database-thread path, and the event loop's path),
+without sockets or Redis in the way. Prints µs per message for customers' and agents'
+messages, one per batch and five per batch (what a busy relay gathers).
+
+Uses the same services `make run` uses (DATABASE_URL / REDIS_URL, or the embedded ones), on
+a queue and a conversation of its own, which it removes afterwards.
+
+    .venv/bin/python bench/relay_writer.py --batches 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+os.environ.setdefault("CC_DEMO_MODE", "true")
+
+from contactcenter.embedded import ensure_services  # noqa: E402
+
+SERVICES = ensure_services()
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from chat import relay  # noqa: E402
+from chat.models import Conversation, Participant, Widget  # noqa: E402
+from routing.models import Contact, Queue  # noqa: E402
+from webhooks import services as webhooks  # noqa: E402
+
+PREFIX = "relay-writer-bench"
+
+
+def setup() -> tuple[Conversation, int]:
+    teardown()
+    queue = Queue.objects.create(name=PREFIX)
+    widget = Widget.objects.create(key=PREFIX, name=PREFIX, queue=queue)
+    agent = get_user_model().objects.create(username=PREFIX, first_name="Aino")
+    conversation = Conversation.objects.create(
+        widget=widget,
+        queue=queue,
+        contact=Contact.objects.create(name=PREFIX),
+        state="active",
+        assigned_at=timezone.now(),
+    )
+    Participant.objects.create(conversation=conversation, agent=agent, role="agent", shown_name="Aino")
+    return conversation, agent.pk
+
+
+def teardown() -> None:
+    queue = Queue.objects.filter(name=PREFIX).first()
+    if queue is not None:
+        Conversation.objects.filter(queue=queue).delete()
+        Widget.objects.filter(queue=queue).delete()
+        queue.delete()
+    get_user_model().objects.filter(username=PREFIX).delete()
+    Contact.objects.filter(name=PREFIX).delete()
+
+
+def posts(conversation: Conversation, agent_id: int, role: str, size: int) -> list[relay.Post]:
+    return [
+        relay.Post(
+            conversation_id=conversation.pk,
+            role=role,
+            text="Hello, how can I help you today?",
+            client_id=uuid.uuid4(),
+            user_id=agent_id if role == "agent" else None,
+        )
+        for _ in range(size)
+    ]
+
+
+def measure(label: str, batches: int, size: int, store) -> None:
+    """`store(batches, size)` stores the batches one after another and returns their outcomes."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for outcomes in store(batches, size):
+        assert all(outcome == relay.CREATED for outcome, _frame in outcomes), outcomes
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    count = batches * size
+    print(f"{label:<44} {1e6 * cpu / count:7.0f} µs CPU {1e6 * wall / count:7.0f} µs wall per message", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, default=300, help="batches per measurement")
+    args = parser.parse_args()
+    call_command("migrate", "--noinput", "-v", "0")
+    conversation, agent_id = setup()
+    webhooks.forget_endpoints()
+    webhooks.subscribed("message.created")  # endpoints looked at: the event loop's path may run
+    loop = asyncio.new_event_loop()
+    writer = relay._Writer(loop)
+    for task in writer.tasks:
+        task.cancel()
+    try:
+        for role in ("customer", "agent"):
+            for size in (1, 5):
+
+                def on_thread(batches, n, role=role):
+                    return [relay.write_batch(posts(conversation, agent_id, role, n)) for _ in range(batches)]
+
+                def in_loop(batches, n, role=role):
+                    async def store_all():  # in one running loop, as in the server
+                        return [
+                            await writer._store_in_loop(posts(conversation, agent_id, role, n)) for _ in range(batches)
+                        ]
+
+                    return loop.run_until_complete(store_all())
+
+                measure(f"{role}, {size} per batch, database thread", args.batches, size, on_thread)
+                measure(f"{role}, {size} per batch, event loop", args.batches, size, in_loop)
+    finally:
+        loop.run_until_complete(writer._close())
+        loop.close()
+        teardown()
+        SERVICES.stop()
+
+
+if __name__ == "__main__":
+    main()
