@@ -187,7 +187,8 @@ class _Writer:
         commit, before its answer). The senders were told to send again, and a resend is
         stored once; but if nobody sends again, the others in the chat would not see the
         message until a later one showed them the gap. So once the database answers again,
-        whatever of the batch was stored is published."""
+        whatever of the batch was stored is published. Resends found stored are published
+        again the same way."""
         keys = {(post.conversation_id, post.client_id) for post in batch if post.client_id is not None}
         if keys:
             task = self.loop.create_task(self._publish_if_stored(keys))
@@ -228,6 +229,12 @@ class _Writer:
                     logger.exception("storing %d chat message(s) failed", len(batch))
                     outcomes = [(UNAVAILABLE, None)] * len(batch)
                     self._look_again(batch)
+                else:
+                    # A resend: its first try may have been stored without being published
+                    # (an answer lost, then a retry that found it). Seen twice is harmless.
+                    resent = [post for post, (outcome, _) in zip(batch, outcomes, strict=True) if outcome == DUPLICATE]
+                    if resent:
+                        self._look_again(resent)
                 await self.written.put((batch, outcomes))
 
     async def _publish_loop(self) -> None:

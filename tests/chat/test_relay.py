@@ -281,3 +281,20 @@ async def test_a_failed_batch_that_was_stored_after_all_is_published_once_the_da
             await asyncio.sleep(0.05)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(layer.receive(listener), 0.5)  # nothing for the post never stored
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_resend_found_stored_is_published_again(widget, ready_agent, monkeypatch):
+    # Its first try may have been stored without being published (an answer lost, then a
+    # retry that found it): the others in the chat get it from the resend.
+    monkeypatch.setattr(relay, "LOOK_AGAIN_SECONDS", 0.05)
+    conversation = await sync_to_async(answered_chat)(widget, ready_agent)
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(chat.conv_group(conversation.pk), listener)
+    client_id = uuid.uuid4()
+    assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=client_id, text="hei")
+    first = (await asyncio.wait_for(layer.receive(listener), 5))["event"]
+    assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=client_id, text="hei") is False
+    again = (await asyncio.wait_for(layer.receive(listener), 5))["event"]
+    assert (again["client_id"], again["seq"]) == (first["client_id"], first["seq"])
