@@ -609,7 +609,12 @@ def conversations_end_gone_customers(*, now: datetime.datetime | None = None) ->
 
 
 def customer_seen(*, conversation_id) -> None:
-    Conversation.objects.filter(pk=conversation_id).exclude(state=Conversation.State.ENDED).update(
+    customers_seen(conversation_ids=[conversation_id])
+
+
+def customers_seen(*, conversation_ids: list) -> None:
+    """The customers of these chats are present now (their sockets are open)."""
+    Conversation.objects.filter(pk__in=conversation_ids).exclude(state=Conversation.State.ENDED).update(
         customer_seen_at=timezone.now()
     )
 

@@ -347,3 +347,34 @@ async def test_reads_reach_the_agent_and_errors_speak_the_customers_language(wid
     assert error["message"] == "Viesti voi olla enintään 4000 merkkiä."
     await customer.disconnect()
     await agent_ws.disconnect()
+
+
+async def test_open_customer_sockets_keep_their_customers_seen_in_one_update(start, monkeypatch):
+    monkeypatch.setattr(consumers, "CUSTOMER_HEARTBEAT_SECONDS", 0.2)
+    long_ago = "2026-01-01T00:00Z"
+    open_one, token_one = await start()
+    open_two, token_two = await start()
+    closed, token_closed = await start()
+    sockets = [await customer_socket(token) for token in (token_one, token_two, token_closed)]
+    for socket in sockets:
+        await until(socket, lambda f: f["type"] == "queue")
+    await sockets[2].disconnect()
+    await asyncio.sleep(0.5)  # each socket's own first mark, sent after its queue frame, is in
+
+    def seen_since(conversation) -> bool:
+        return Conversation.objects.get(pk=conversation.pk).customer_seen_at.isoformat() > "2026-01-02"
+
+    ids = [open_one.pk, open_two.pk, closed.pk]
+    await sync_to_async(Conversation.objects.filter(pk__in=ids).update)(customer_seen_at=long_ago)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while not all([await sync_to_async(seen_since)(c) for c in (open_one, open_two)]):
+        assert loop.time() < deadline, "the open sockets' customers were not marked seen"
+        await asyncio.sleep(0.1)
+    assert not await sync_to_async(seen_since)(closed)  # its socket is gone
+    stamps = await sync_to_async(
+        lambda: set(Conversation.objects.filter(pk__in=ids[:2]).values_list("customer_seen_at", flat=True))
+    )()
+    assert len(stamps) == 1  # one UPDATE (one timestamp) for both, not one per socket
+    for socket in sockets[:2]:
+        await socket.disconnect()
