@@ -612,11 +612,24 @@ def customer_seen(*, conversation_id) -> None:
     customers_seen(conversation_ids=[conversation_id])
 
 
+SEEN_CHUNK = 200
+
+
 def customers_seen(*, conversation_ids: list) -> None:
-    """The customers of these chats are present now (their sockets are open)."""
-    Conversation.objects.filter(pk__in=conversation_ids).exclude(state=Conversation.State.ENDED).update(
-        customer_seen_at=timezone.now()
-    )
+    """The customers of these chats are present now (their sockets are open).
+
+    Rows are locked in id order, as the relay locks them, and a row another transaction
+    holds is skipped: it is marked again in the next round, well within the staleness
+    limit. Locking thousands of rows in scan order deadlocked with the relay's batches."""
+    ids, now = sorted(str(pk) for pk in conversation_ids), timezone.now()
+    for start in range(0, len(ids), SEEN_CHUNK):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE chat_conversation c SET customer_seen_at = %s WHERE c.id IN ("
+                "SELECT id FROM chat_conversation WHERE id = ANY(%s::uuid[]) AND state <> %s "
+                "ORDER BY id FOR NO KEY UPDATE SKIP LOCKED)",
+                [now, ids[start : start + SEEN_CHUNK], Conversation.State.ENDED],
+            )
 
 
 def read_mark(*, conversation_id, role: str, seq: int) -> None:
