@@ -189,9 +189,6 @@ class Conversation(models.Model):
     # Full-text search (A11): the words of the conversation, in its language's configuration.
     search_config = models.CharField(max_length=20, blank=True)
     search = SearchVectorField(null=True, blank=True)
-    # Reports keep a contact record of every ended chat (reports.services). False while one
-    # is due: the chat ended, or was rated after its record was made.
-    contact_recorded = models.BooleanField(default=False, editable=False)
 
     class Meta:
         verbose_name = _("conversation")
@@ -199,12 +196,6 @@ class Conversation(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["state", "queue"], name="conversation_state_queue"),
-            # The few ended chats still without their contact record, oldest first.
-            models.Index(
-                fields=["ended_at"],
-                condition=models.Q(state="ended", contact_recorded=False),
-                name="conversation_record_due",
-            ),
             models.Index(fields=["agent", "state"], name="conversation_agent_state"),
             models.Index(fields=["contact", "-created_at"], name="conversation_contact_recent"),
             GinIndex(fields=["search"], name="conversation_search"),

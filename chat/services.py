@@ -31,7 +31,7 @@ from routing.models import AgentProfile, Contact, Queue, WorkItem
 from webhooks import services as webhooks
 from webhooks.models import Event
 
-from . import search, selectors
+from . import search, selectors, signals
 from .frames import event_frame, message_frame
 from .models import (
     MAX_MESSAGE_LENGTH,
@@ -577,6 +577,7 @@ def conversation_end(*, conversation_id, ended_by: str, actor=None, reason: str 
         Participant.objects.filter(conversation=conversation, left_at__isnull=True).update(left_at=now)
         search.conversation_index(conversation_id=conversation.pk)
         _store_event(conversation, "ended", {"by": ended_by, "reason": conversation.end_reason}, actor=actor)
+        signals.conversation_ended.send(sender=Conversation, conversation_id=conversation.pk)
         webhooks.emit(
             Event.CONVERSATION_ENDED,
             {"conversation_id": str(conversation.pk), "ended_by": ended_by, "reason": conversation.end_reason,
@@ -658,8 +659,8 @@ def rating_give(*, conversation_id, score, comment: str = "") -> Conversation:
     if conversation.state != Conversation.State.ENDED:
         raise ChatError("not_ended", _("A chat can be rated after it ends."))
     conversation.rating, conversation.rating_comment = score, comment
-    conversation.contact_recorded = False  # the contact record carries the rating
-    conversation.save(update_fields=["rating", "rating_comment", "contact_recorded"])
+    conversation.save(update_fields=["rating", "rating_comment"])
+    signals.conversation_rated.send(sender=Conversation, conversation_id=conversation.pk)
     webhooks.emit(
         Event.CONVERSATION_RATED,
         {

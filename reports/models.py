@@ -84,6 +84,23 @@ class ContactRecord(models.Model):
         return (end - self.started_at).total_seconds() if end else None
 
 
+class ContactRecordDue(models.Model):
+    """A chat whose contact record is to be made or made again: it ended, or was rated after
+    it ended. Written in the chat's own transaction (`chat.signals`); the beat records the
+    chat and removes the row, so finding the due chats stays cheap however many have ended.
+    A chat may be due twice (rated while being recorded): it is recorded twice."""
+
+    conversation = models.ForeignKey("chat.Conversation", on_delete=models.CASCADE, related_name="+")
+    due_since = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contact record due")
+        verbose_name_plural = _("contact records due")
+
+    def __str__(self) -> str:
+        return str(self.conversation_id)
+
+
 class MonthlyReportSent(models.Model):
     """The monthly report of `month` went out (so two beats never send it twice)."""
 

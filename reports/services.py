@@ -9,7 +9,7 @@ from chat.models import Conversation, ConversationEvent, Message, Participant
 from quality.models import PurgedTranscript
 from routing.models import WorkItem, WorkItemEvent
 
-from .models import ContactRecord
+from .models import ContactRecord, ContactRecordDue
 
 CHAT = WorkItem.Channel.CHAT
 BATCH = 500
@@ -58,30 +58,26 @@ def record_conversation(*, conversation_id) -> ContactRecord | None:
     return record
 
 
-def record_ended_conversations(*, limit: int = BATCH) -> int:
-    """Records for ended chats that have none yet, or whose rating came after the record
-    (the customer rates after the end). Beat runs this every few seconds; idempotent.
+def contact_record_due(*, conversation_id, **_signal) -> None:
+    """A chat ended or was rated (chat.signals): its record is to be made."""
+    ContactRecordDue.objects.create(conversation_id=conversation_id)
 
-    The chats due carry `contact_recorded=False` under a partial index, so finding them
-    costs the same with a thousand chats or a million. (An anti-join of all ended chats
-    against all records did not: with statistics behind a burst of new rows, PostgreSQL
-    planned it as a nested loop, 2.7 s for 3,000 chats, again every 5 s.)"""
-    due = (
-        Conversation.objects.filter(state=Conversation.State.ENDED, contact_recorded=False)
-        .order_by("ended_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+
+def record_ended_conversations(*, limit: int = BATCH) -> int:
+    """Make the records that are due (`ContactRecordDue`): chats that ended, or were rated
+    after the end. Beat runs this every few seconds; two beats at once record each chat once.
+
+    Only the due rows are read, so this costs the same with a thousand ended chats or a
+    million. (An anti-join of all ended chats against all records did not: with statistics
+    behind a burst of new rows PostgreSQL planned it as a nested loop, 2.7 s for 3,000 chats,
+    again every 5 s.)"""
     done = 0
-    for conversation_id in list(due):
+    for due_id in list(ContactRecordDue.objects.order_by("pk").values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
-            # Locked, so a rating given meanwhile waits and marks the chat due again after us;
-            # a second beat finds it recorded and moves on.
-            still_due = Conversation.objects.select_for_update(no_key=True).filter(
-                pk=conversation_id, contact_recorded=False
-            )
-            if still_due.values_list("pk", flat=True).first() is None:
+            due = ContactRecordDue.objects.select_for_update(skip_locked=True).filter(pk=due_id).first()
+            if due is None:  # the other beat has it, or made it
                 continue
-            if record_conversation(conversation_id=conversation_id) is not None:
+            if record_conversation(conversation_id=due.conversation_id) is not None:
                 done += 1
-            still_due.update(contact_recorded=True)
+            due.delete()
     return done
