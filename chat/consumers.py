@@ -332,7 +332,7 @@ class CustomerConsumer(FrameConsumer):
         if conversation.state != Conversation.State.ENDED:
             await database_sync_to_async(services.customer_socket_opened)(conversation_id=self.conversation_id)
             self.counted = True
-            await database_sync_to_async(services.customers_seen)(conversation_ids=[self.conversation_id])
+            await database_sync_to_async(services.customer_seen)(conversation_id=self.conversation_id)
             await database_sync_to_async(services.customer_presence_publish)(
                 conversation_id=self.conversation_id, online=True
             )

@@ -610,14 +610,18 @@ def conversations_end_gone_customers(*, now: datetime.datetime | None = None) ->
 
 
 def customer_seen(*, conversation_id) -> None:
-    customers_seen(conversation_ids=[conversation_id])
+    """The customer is present now (their socket just opened)."""
+    Conversation.objects.filter(pk=conversation_id).exclude(state=Conversation.State.ENDED).update(
+        customer_seen_at=timezone.now()
+    )
 
 
 SEEN_CHUNK = 200
 
 
 def customers_seen(*, conversation_ids: list) -> None:
-    """The customers of these chats are present now (their sockets are open).
+    """The customers of these chats are still present (their sockets are open): the
+    heartbeat of every customer socket of a process at once.
 
     Rows are locked in id order, as the relay locks them, and a row another transaction
     holds is skipped: it is marked again in the next round, well within the staleness

@@ -249,3 +249,35 @@ def test_the_wait_estimate_follows_the_slower_of_capacity_and_flow(widget, agent
     estimate = selectors.WaitEstimate(queue=widget.queue)
     assert estimate.handle_seconds == 60
     assert estimate.seconds(3) == 450  # flow: 3 ÷ (6 / 900 s) beats capacity: 3 × 60 ÷ 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_customers_heartbeat_skips_a_chat_another_transaction_holds(widget):
+    # The shared heartbeat marks thousands of chats; waiting on a row the relay holds (or
+    # locking in another order than the relay) deadlocked with it under load.
+    import threading
+
+    from django.db import connection, transaction
+
+    held, free = (services.conversation_start(widget=widget, prechat={})[0] for _ in range(2))
+    long_ago = timezone.now() - datetime.timedelta(days=1)
+    Conversation.objects.filter(pk__in=[held.pk, free.pk]).update(customer_seen_at=long_ago)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            Conversation.objects.select_for_update(no_key=True).get(pk=held.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(5)
+    try:
+        services.customers_seen(conversation_ids=[held.pk, free.pk])
+    finally:
+        release.set()
+        holder.join()
+    assert Conversation.objects.get(pk=free.pk).customer_seen_at > long_ago
+    assert Conversation.objects.get(pk=held.pk).customer_seen_at == long_ago  # marked next round
