@@ -14,32 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
 import time
 import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
-os.environ.setdefault("CC_DEMO_MODE", "true")
+from django_services import SERVICES  # first: Django set up on the services make run uses
 
-from contactcenter.embedded import ensure_services  # noqa: E402
+# isort: split
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
 
-SERVICES = ensure_services()
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from chat import relay  # noqa: E402
-from chat.models import Conversation, Participant, Widget  # noqa: E402
-from routing.models import Contact, Queue  # noqa: E402
-from webhooks import services as webhooks  # noqa: E402
+from chat import relay
+from chat.models import Conversation, Participant, Widget
+from routing.models import Contact, Queue
+from webhooks import services as webhooks
 
 PREFIX = "relay-writer-bench"
 

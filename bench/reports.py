@@ -13,31 +13,19 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import statistics
-import sys
 import time
 import zoneinfo
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
-os.environ.setdefault("CC_DEMO_MODE", "true")
+from django_services import SERVICES  # first: Django set up on the services make run uses
 
-from contactcenter.embedded import ensure_services  # noqa: E402
+# isort: split
+from django.contrib.auth import get_user_model
+from django.db import connection
 
-SERVICES = ensure_services()
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
-
-from reports import kpis, tables  # noqa: E402
-from reports.models import ContactRecord  # noqa: E402
-from routing.models import Queue  # noqa: E402
+from reports import kpis, tables
+from reports.models import ContactRecord
+from routing.models import Queue
 
 PREFIX = "reports-bench"
 ZONE = zoneinfo.ZoneInfo("Europe/Helsinki")

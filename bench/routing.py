@@ -14,31 +14,19 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
-os.environ.setdefault("CC_DEMO_MODE", "true")
+from django_services import SERVICES  # first: Django set up on the services make run uses
 
-from contactcenter.embedded import ensure_services  # noqa: E402
+# isort: split
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
 
-SERVICES = ensure_services()
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from chat.models import Conversation, Widget  # noqa: E402
-from routing import services as routing  # noqa: E402
-from routing.models import MIDNIGHT, AgentProfile, Contact, Queue, QueueMembership, WeeklySlot, WorkItem  # noqa: E402
+from chat.models import Conversation, Widget
+from routing import services as routing
+from routing.models import MIDNIGHT, AgentProfile, Contact, Queue, QueueMembership, WeeklySlot, WorkItem
 
 PREFIX = "routing-bench"
 
