@@ -299,6 +299,31 @@ class ServerProbe:
         return used, waited
 
 
+class MachineProbe:
+    """What the rest of the machine spent meanwhile: every core's busy time, and PostgreSQL's
+    and Redis's processes by name (embedded or the machine's own). On a small machine the
+    relay shares its cores with them, so their share says how far the machine is from full."""
+
+    SERVICES = {"postgres": "postgresql", "redis-server": "redis"}
+
+    @classmethod
+    def sample(cls) -> dict:
+        busy = psutil.cpu_times()
+        used = {"machine": sum(busy) - busy.idle - getattr(busy, "iowait", 0.0), "postgresql": 0.0, "redis": 0.0}
+        for process in psutil.process_iter(["name", "cpu_times"]):
+            service = cls.SERVICES.get(process.info["name"] or "")
+            times = process.info["cpu_times"]
+            if service and times is not None:
+                used[service] += times.user + times.system
+        return used
+
+    @staticmethod
+    def between(before: dict, after: dict) -> dict:
+        # Processes that exited in between are missing from `after`: a service's figure can
+        # only be low, never high, and a short backend is a small part of it.
+        return {name: max(0.0, after[name] - before[name]) for name in after}
+
+
 def asgi_server_pid(port: int) -> int:
     """The uvicorn or daphne process serving `port` (the master when uvicorn runs workers)."""
     found = {}
@@ -324,8 +349,10 @@ def measure(workers: Workers, probe: ServerProbe, go: dict, args) -> dict:
     workers.send("go", {**go, "warmup_ns": warmup_ns, "start_ns": start_ns, "end_ns": end_ns, "drain": args.drain})
     time.sleep(max(0, start_ns - time.monotonic_ns()) / 1e9)
     cpu_before, _ = probe.sample()
+    machine_before = MachineProbe.sample()
     time.sleep(max(0, end_ns - time.monotonic_ns()) / 1e9)
     cpu_after, rss = probe.sample()
+    machine = MachineProbe.between(machine_before, MachineProbe.sample())
     results = workers.gather("result", timeout=args.drain + 120)
 
     received: dict[int, list] = {}
@@ -356,6 +383,11 @@ def measure(workers: Workers, probe: ServerProbe, go: dict, args) -> dict:
         "server_us_per_msg": server_cpu * 1e6 / len(sent) if sent else float("nan"),
         "server_rss_mib": rss / 2**20,
         "server_processes": len(cpu_after),
+        "machine_cpu_cores": machine["machine"] / duration,
+        "machine_cores": psutil.cpu_count(),
+        "postgresql_cpu_cores": machine["postgresql"] / duration,
+        "postgresql_us_per_msg": machine["postgresql"] * 1e6 / len(sent) if sent else float("nan"),
+        "redis_cpu_cores": machine["redis"] / duration,
         "loadgen_processes": len(results),
         "loadgen_cpu_max": max(result["cpu"] for result in results),
         "loadgen_wait_max": max(result["wait"] for result in results),
@@ -378,6 +410,9 @@ def print_summary(summary: dict) -> None:
     print(f"server CPU         {s['server_cpu_cores']:.2f} cores, {s['server_us_per_msg']:.0f} µs per message "
           f"({s['server_processes']} process{'es' if s['server_processes'] > 1 else ''}), "
           f"waiting for a CPU {s['server_cpu_wait']:.2f} s per s")  # fmt: skip
+    print(f"machine CPU        {s['machine_cpu_cores']:.2f} of {s['machine_cores']} cores busy; PostgreSQL "
+          f"{s['postgresql_cpu_cores']:.2f} cores ({s['postgresql_us_per_msg']:.0f} µs per message), "
+          f"Redis {s['redis_cpu_cores']:.2f}")  # fmt: skip
     print(f"server RSS         {s['server_rss_mib']:.1f} MiB, {s['idle_kib_per_socket']:.1f} KiB per idle socket")
     print(f"load generator     {s['loadgen_processes']} processes, the busiest at {s['loadgen_cpu_max']:.0%} "
           f"of a core, waiting for a CPU up to {s['loadgen_wait_max']:.2f} s per s, "
@@ -398,6 +433,8 @@ def describe(result: dict) -> str:
         f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, lost {r['lost']}, dup {r['duplicated']}{errors}; "
         f"server {r['server_cpu_cores']:.2f} cores (CPU wait {r['server_cpu_wait']:.2f}), "
         f"{r['server_us_per_msg']:.0f} µs/msg, {r['server_rss_mib']:.0f} MiB; "
+        f"machine {r['machine_cpu_cores']:.2f} of {r['machine_cores']} cores, "
+        f"PostgreSQL {r['postgresql_cpu_cores']:.2f}; "
         f"load generator busiest {r['loadgen_cpu_max']:.0%} (CPU wait {r['loadgen_wait_max']:.2f}){busy}"
     )
 

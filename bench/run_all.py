@@ -34,12 +34,21 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 from chat_load import P99_LIMIT_MS, describe, die_with_parent, handle_stop_signals, raise_fd_limit, step_search
 from relay_baseline import DEFAULT_STEPS, PORTS
 
 BENCH_DIR = Path(__file__).resolve().parent
 BASE_DIR = BENCH_DIR.parent
 PARTS = ("baseline", "p1", "p2", "p3", "p4")
+
+# Each part starts on a quiet machine: what one part leaves running (PostgreSQL vacuuming and
+# checkpointing P2's rows, a stopped system's Celery finishing) is not to be measured in the
+# next. Quiet: the whole machine under QUIET_CORES for QUIET_SECONDS, waited for up to SETTLE_LIMIT.
+QUIET_CORES = 0.3
+QUIET_SECONDS = 3
+SETTLE_LIMIT_SECONDS = 300
+
 
 # Per part: the full run, and a --quick one that only shows the harness works.
 FULL = {
@@ -49,6 +58,7 @@ FULL = {
     "p2": {"conversations": 5000, "interval": 15.0, "duration": 60.0},
     "p3": ["--agents", "1000", "--items", "5000", "--processes", "2"],
     "p4": ["--contacts", "1000000"],
+    "settle": SETTLE_LIMIT_SECONDS,
 }
 QUICK = {
     "steps": "10,20",
@@ -57,6 +67,7 @@ QUICK = {
     "p2": {"conversations": 40, "interval": 3.0, "duration": 3.0},
     "p3": ["--agents", "20", "--items", "100", "--processes", "2", "--latency-samples", "20"],
     "p4": ["--contacts", "20000"],
+    "settle": 5,
 }
 
 
@@ -214,7 +225,7 @@ def ratio(value: float) -> str:
 def table(rows: list[tuple[dict, bool]], bare_best: dict | None) -> None:
     """One row per measured load; the best of each step search is starred and compared."""
     head = ("configuration", "offered/s", "achieved/s", "p50 ms", "p99 ms", "lost", "dup", "CPU cores", "µs/msg",
-            "RSS MiB", "x bare")  # fmt: skip
+            "RSS MiB", "PG cores", "busy cores", "x bare")  # fmt: skip
     lines = []
     for row, best in rows:
         name = ("* " if best else "  ") + row["label"]
@@ -225,14 +236,16 @@ def table(rows: list[tuple[dict, bool]], bare_best: dict | None) -> None:
         lines.append(
             (name, f"{row['offered_per_s']:.0f}", f"{row['achieved_per_s']:.0f}", f"{row['p50_ms']:.1f}",
              f"{row['p99_ms']:.1f}", str(row["lost"]), str(row["duplicated"]), f"{row['server_cpu_cores']:.2f}",
-             f"{row['server_us_per_msg']:.0f}", f"{row['server_rss_mib']:.0f}", compared)
+             f"{row['server_us_per_msg']:.0f}", f"{row['server_rss_mib']:.0f}", f"{row['postgresql_cpu_cores']:.2f}",
+             f"{row['machine_cpu_cores']:.2f}", compared)
         )  # fmt: skip
     width = max(len(line[0]) for line in [head, *lines])
     print(f"{head[0]:<{width}}" + "".join(f" {cell:>10}" for cell in head[1:]))
     for line in lines:
         print(f"{line[0]:<{width}}" + "".join(f" {cell:>10}" for cell in line[1:]))
     print(f"(* the highest load carried with p99 < {P99_LIMIT_MS:.0f} ms and nothing lost; "
-          "CPU and RSS are the server's process tree, for our relay the ASGI server's)")  # fmt: skip
+          "CPU and RSS are the server's process tree, for our relay the ASGI server's; PG cores are PostgreSQL's "
+          "processes, busy cores the whole machine's)")  # fmt: skip
 
 
 def goal_lines(results: dict) -> list[str]:
@@ -297,12 +310,24 @@ def on_fresh_system(part, args, plan) -> dict:
     # P1 and P2 each get a system of their own: P2's memory per idle socket is not to be
     # memory that P1 freed and the server reuses.
     with system(args) as runner:
+        settle(plan["settle"])  # the workers', Celery's and the beat's start-up
         return part(args, plan, runner)
 
 
-def attempt(results: dict, name: str, work) -> None:
+def settle(limit: float) -> None:
+    started, quiet = time.monotonic(), 0
+    while quiet < QUIET_SECONDS and time.monotonic() - started < limit:
+        busy = psutil.cpu_percent(interval=1) / 100 * (psutil.cpu_count() or 1)
+        quiet = quiet + 1 if busy < QUIET_CORES else 0
+    waited = time.monotonic() - started
+    verdict = "quiet" if quiet >= QUIET_SECONDS else f"still busy after {limit:.0f} s; measuring anyway"
+    print(f"the machine: {verdict} ({waited:.0f} s waited)", file=sys.stderr, flush=True)
+
+
+def attempt(results: dict, name: str, work, plan: dict) -> None:
     """Run one part; a failure is reported in its goal line and the other parts still run."""
     try:
+        settle(plan["settle"])
         results[name] = work()
     except PartFailed as error:
         print(f"{name}: {error}", file=sys.stderr, flush=True)
@@ -344,14 +369,14 @@ def main() -> None:
     try:
         if "baseline" in parts:
             for relay in ("bare", "reference"):
-                attempt(results, relay, lambda relay=relay: baseline(args, plan, relay))
+                attempt(results, relay, lambda relay=relay: baseline(args, plan, relay), plan)
         for name, part in (("p1", p1), ("p2", p2)):
             if name in parts:
-                attempt(results, name, functools.partial(on_fresh_system, part, args, plan))
+                attempt(results, name, functools.partial(on_fresh_system, part, args, plan), plan)
         if "p3" in parts:
-            attempt(results, "p3", lambda: p3(plan))
+            attempt(results, "p3", lambda: p3(plan), plan)
         if "p4" in parts:
-            attempt(results, "p4", lambda: p4(plan))
+            attempt(results, "p4", lambda: p4(plan), plan)
     except KeyboardInterrupt:
         print("interrupted; what was measured so far:", file=sys.stderr)
     finally:
