@@ -251,33 +251,84 @@ def test_the_wait_estimate_follows_the_slower_of_capacity_and_flow(widget, agent
     assert estimate.seconds(3) == 450  # flow: 3 ÷ (6 / 900 s) beats capacity: 3 × 60 ÷ 3
 
 
+class HeldRow:
+    """Another transaction (the relay's batch, say) holding a chat's row until released."""
+
+    def __init__(self, conversation_id):
+        import threading
+
+        self.conversation_id = conversation_id
+        self.locked, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._hold)
+
+    def _hold(self):
+        from django.db import connection, transaction
+
+        with transaction.atomic():
+            Conversation.objects.select_for_update(no_key=True).get(pk=self.conversation_id)
+            self.locked.set()
+            self.release.wait(10)
+        connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.locked.wait(5)
+        return self
+
+    def __exit__(self, *exc):
+        self.release.set()
+        self.thread.join()
+
+
+def seen_long_ago(*conversations):
+    long_ago = timezone.now() - datetime.timedelta(days=1)
+    Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(customer_seen_at=long_ago)
+    return long_ago
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_customers_heartbeat_skips_a_chat_another_transaction_holds(widget):
     # The shared heartbeat marks thousands of chats; waiting on a row the relay holds (or
     # locking in another order than the relay) deadlocked with it under load.
-    import threading
-
-    from django.db import connection, transaction
-
     held, free = (services.conversation_start(widget=widget, prechat={})[0] for _ in range(2))
-    long_ago = timezone.now() - datetime.timedelta(days=1)
-    Conversation.objects.filter(pk__in=[held.pk, free.pk]).update(customer_seen_at=long_ago)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold():
-        with transaction.atomic():
-            Conversation.objects.select_for_update(no_key=True).get(pk=held.pk)
-            locked.set()
-            release.wait(10)
-        connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert locked.wait(5)
-    try:
+    long_ago = seen_long_ago(held, free)
+    with HeldRow(held.pk):
         services.customers_seen(conversation_ids=[held.pk, free.pk])
-    finally:
-        release.set()
-        holder.join()
     assert Conversation.objects.get(pk=free.pk).customer_seen_at > long_ago
     assert Conversation.objects.get(pk=held.pk).customer_seen_at == long_ago  # marked next round
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_customers_socket_opening_marks_them_seen_even_while_the_relay_holds_their_chat(widget):
+    # Unlike the heartbeat, the socket's first mark is not left for a next round: it waits.
+    import threading
+
+    from django.db import connection
+
+    conversation, _token = services.conversation_start(widget=widget, prechat={})
+    long_ago = seen_long_ago(conversation)
+
+    def socket_opens():
+        services.customer_seen(conversation_id=conversation.pk)
+        connection.close()
+
+    with HeldRow(conversation.pk) as held:
+        opening = threading.Thread(target=socket_opens)
+        opening.start()
+        opening.join(0.5)
+        assert opening.is_alive()  # waiting for the row, not skipping it
+        held.release.set()
+        opening.join(5)
+    assert Conversation.objects.get(pk=conversation.pk).customer_seen_at > long_ago
+
+
+@pytest.mark.django_db
+def test_the_heartbeat_marks_every_open_chat_however_many_statements_it_takes(widget, monkeypatch):
+    monkeypatch.setattr(services, "SEEN_CHUNK", 2)
+    chats = [services.conversation_start(widget=widget, prechat={})[0] for _ in range(5)]
+    services.conversation_end(conversation_id=chats[4].pk, ended_by="customer")
+    long_ago = seen_long_ago(*chats)
+    services.customers_seen(conversation_ids=[c.pk for c in chats])
+    seen = dict(Conversation.objects.filter(pk__in=[c.pk for c in chats]).values_list("pk", "customer_seen_at"))
+    assert all(seen[c.pk] > long_ago for c in chats[:4])
+    assert seen[chats[4].pk] == long_ago  # ended: its customer is gone

@@ -158,7 +158,8 @@ def test_supervisors_hold_the_listen_permission_and_agents_do_not(roles):
     assert not agent_user.has_perm("voice.listen_recording")
 
 
-def test_sealed_files_left_without_a_row_are_swept_after_an_hour(queue, recordings):
+@pytest.mark.parametrize("lookup_batch", [1000, 1])  # 1: the kept file and the orphan in lookups of their own
+def test_sealed_files_left_without_a_row_are_swept_after_an_hour(queue, recordings, lookup_batch, monkeypatch):
     import os
     import time
 
@@ -172,6 +173,7 @@ def test_sealed_files_left_without_a_row_are_swept_after_an_hour(queue, recordin
     half.write_bytes(b"half")
     young = orphan.with_name("young.cms")
     young.write_bytes(b"its row may be committing right now")
+    monkeypatch.setattr(services, "ORPHAN_LOOKUP_BATCH", lookup_batch)
     hour_ago = time.time() - 3700
     for path in (orphan, half, kept.path):
         os.utime(path, (hour_ago, hour_ago))
