@@ -307,21 +307,31 @@ class MachineProbe:
     SERVICES = {"postgres": "postgresql", "redis-server": "redis"}
 
     @classmethod
-    def sample(cls) -> dict:
+    def sample(cls) -> tuple[float, dict[int, tuple[str, float]]]:
+        """The machine's busy CPU seconds (as psutil.cpu_percent counts them: guest time is
+        already in user time); per service process, its name and CPU seconds."""
         busy = psutil.cpu_times()
-        used = {"machine": sum(busy) - busy.idle - getattr(busy, "iowait", 0.0), "postgresql": 0.0, "redis": 0.0}
+        guest = getattr(busy, "guest", 0.0) + getattr(busy, "guest_nice", 0.0)
+        machine = sum(busy) - busy.idle - getattr(busy, "iowait", 0.0) - guest
+        services = {}
         for process in psutil.process_iter(["name", "cpu_times"]):
             service = cls.SERVICES.get(process.info["name"] or "")
             times = process.info["cpu_times"]
             if service and times is not None:
-                used[service] += times.user + times.system
-        return used
+                services[process.pid] = (service, times.user + times.system)
+        return machine, services
 
     @staticmethod
-    def between(before: dict, after: dict) -> dict:
-        # Processes that exited in between are missing from `after`: a service's figure can
-        # only be low, never high, and a short backend is a small part of it.
-        return {name: max(0.0, after[name] - before[name]) for name in after}
+    def between(before: tuple, after: tuple) -> dict[str, float]:
+        """CPU seconds from one sample to the next: the machine's, and per service the sum over
+        its processes, each against its own earlier figure (0 if it started in between). A
+        process that exited in between is missing from `after`: only its last moments are
+        lost, not its whole life subtracted."""
+        used = {"machine": after[0] - before[0], "postgresql": 0.0, "redis": 0.0}
+        for pid, (service, cpu) in after[1].items():
+            earlier = before[1].get(pid)
+            used[service] += cpu - (earlier[1] if earlier and earlier[0] == service else 0.0)
+        return used
 
 
 def asgi_server_pid(port: int) -> int:

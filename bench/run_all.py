@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import functools
 import json
+import math
 import os
 import re
 import signal
@@ -44,7 +45,9 @@ PARTS = ("baseline", "p1", "p2", "p3", "p4")
 
 # Each part starts on a quiet machine: what one part leaves running (PostgreSQL vacuuming and
 # checkpointing P2's rows, a stopped system's Celery finishing) is not to be measured in the
-# next. Quiet: the whole machine under QUIET_CORES for QUIET_SECONDS, waited for up to SETTLE_LIMIT.
+# next. Quiet: the whole machine within QUIET_CORES of the least it was seen busy in this run
+# (its own background, whatever else it carries), for QUIET_SECONDS; waited for up to the
+# plan's limit.
 QUIET_CORES = 0.3
 QUIET_SECONDS = 3
 SETTLE_LIMIT_SECONDS = 300
@@ -314,14 +317,37 @@ def on_fresh_system(part, args, plan) -> dict:
         return part(args, plan, runner)
 
 
-def settle(limit: float) -> None:
-    started, quiet = time.monotonic(), 0
-    while quiet < QUIET_SECONDS and time.monotonic() - started < limit:
-        busy = psutil.cpu_percent(interval=1) / 100 * (psutil.cpu_count() or 1)
-        quiet = quiet + 1 if busy < QUIET_CORES else 0
-    waited = time.monotonic() - started
-    verdict = "quiet" if quiet >= QUIET_SECONDS else f"still busy after {limit:.0f} s; measuring anyway"
-    print(f"the machine: {verdict} ({waited:.0f} s waited)", file=sys.stderr, flush=True)
+def busy_cores() -> float:
+    """The whole machine's busy cores over the next second."""
+    return psutil.cpu_percent(interval=1) / 100 * (psutil.cpu_count() or 1)
+
+
+class Settle:
+    """Waits for a quiet machine: QUIET_SECONDS in a row that differ by less than QUIET_CORES
+    (not still falling) and are within QUIET_CORES of the floor. The floor is the least busy
+    second seen in this run, first measured before anything of ours starts: on a machine with
+    a steady load of its own, quiet means back to that load, not under an absolute figure it
+    never reaches. A wait that runs out takes its own least second as the new floor (the
+    machine took on more meanwhile), so the parts after it do not each wait the whole limit."""
+
+    def __init__(self, read=busy_cores):
+        self.read, self.floor = read, math.inf
+
+    def __call__(self, limit: float) -> bool:
+        seen, settled = [], False
+        while not settled and len(seen) < limit:
+            seen.append(self.read())
+            last = seen[-QUIET_SECONDS:]
+            settled = len(last) == QUIET_SECONDS and max(last) - min(last) < QUIET_CORES
+            settled = settled and max(last) < self.floor + QUIET_CORES
+        self.floor = min(self.floor, *seen[-QUIET_SECONDS:]) if settled else min(seen, default=self.floor)
+        verdict = "quiet" if settled else f"still busy after {limit:.0f} s; measuring anyway"
+        print(f"the machine: {verdict} ({seen[-1] if seen else math.nan:.2f} busy cores, the least seen "
+              f"{self.floor:.2f}; {len(seen)} s waited)", file=sys.stderr, flush=True)  # fmt: skip
+        return settled
+
+
+settle = Settle()
 
 
 def attempt(results: dict, name: str, work, plan: dict) -> None:
