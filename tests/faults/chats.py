@@ -36,6 +36,7 @@ class View:
     frames: dict[int, dict] = field(default_factory=dict)
     seq_of: dict[str, int] = field(default_factory=dict)  # client_id -> the seq it was shown at
     pending: dict[str, str] = field(default_factory=dict)  # client_id -> text, sent, not acknowledged
+    said_at: dict[str, float] = field(default_factory=dict)  # client_id -> when first sent (monotonic)
     acked: dict[str, int] = field(default_factory=dict)  # client_id -> seq of its echo
     refused: dict[str, str] = field(default_factory=dict)  # client_id -> error code
     conflicts: int = 0  # one seq shown with two different contents
@@ -201,6 +202,7 @@ class Customer(Client):
     async def say(self, text: str) -> None:
         client_id = str(uuid.uuid4())
         self.view.pending[client_id] = text
+        self.view.said_at[client_id] = time.monotonic()
         await self.send({"type": "message", "client_id": client_id, "text": text})
 
 
@@ -243,6 +245,7 @@ class Agent(Client):
     async def say(self, conversation_id: str, text: str) -> None:
         client_id = str(uuid.uuid4())
         self.views[conversation_id].pending[client_id] = text
+        self.views[conversation_id].said_at[client_id] = time.monotonic()
         await self.send({"type": "message", "conversation_id": conversation_id, "client_id": client_id, "text": text})
 
 
@@ -349,6 +352,10 @@ class ChatLoad:
 
     def clients(self) -> list[Client]:
         return self.agents + [chat.customer for chat in self.chats]
+
+    def client_of(self, conversation_id: str, participant: str) -> Client:
+        chat = next(chat for chat in self.chats if chat.conversation_id == conversation_id)
+        return chat.customer if participant == "customer" else chat.agent
 
 
 @dataclass

@@ -125,8 +125,21 @@ def lagging(load: ChatLoad, history, waiting) -> str:
             shown = view.frames.get(seq)
             if shown is None or shown.get("client_id") != client_id:
                 unseen_by[participant].append((conversation_id[:8], seq, view.last_seq))
+    # Each unacknowledged message: whose, how long ago it was said, and its client's sockets
+    # since (a resend happens only on a new socket).
+    unacknowledged = []
+    now = time.monotonic()
+    for conversation_id, participant, view in load.views():
+        client = load.client_of(conversation_id, participant)
+        for client_id in view.pending:
+            said = view.said_at.get(client_id)
+            unacknowledged.append(
+                f"{participant} {conversation_id[:8]} {client_id[:8]} said {now - said:.1f} s ago"
+                f" (sockets opened {client.stats.opened}, drops {client.stats.drops})"
+            )
     return (
-        f"{disconnected} clients disconnected, {still_waiting} messages unacknowledged, unseen by customers "
+        f"{disconnected} clients disconnected, {still_waiting} messages unacknowledged {unacknowledged[:8]}, "
+        f"unseen by customers "
         f"{len(unseen_by['customer'])} {unseen_by['customer'][:5]}, by agents {len(unseen_by['agent'])} "
         f"{unseen_by['agent'][:5]}"
     )
