@@ -2,7 +2,9 @@
 """The relay writer's cost per message: CPU and wall time of storing chat messages in
 batches (`chat.relay.write_batch`, the database-thread path, and the event loop's path),
 without sockets or Redis in the way. Prints µs per message for customers' and agents'
-messages, one per batch and five per batch (what a busy relay gathers).
+messages, in batches of 1, 2, 5 and 20 messages to as many chats (what a relay gathers as its
+load grows): the writer's CPU and wall time, and PostgreSQL's CPU (its processes on this
+machine, so run it on a quiet one).
 
 Uses the same services `make run` uses (DATABASE_URL / REDIS_URL, or the embedded ones), on
 a queue and a conversation of its own, which it removes afterwards.
@@ -20,6 +22,9 @@ import uuid
 from django_services import SERVICES  # first: Django set up on the services make run uses
 
 # isort: split
+from chat_load import MachineProbe
+
+# isort: split
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
@@ -30,22 +35,26 @@ from routing.models import Contact, Queue
 from webhooks import services as webhooks
 
 PREFIX = "relay-writer-bench"
+SIZES = (1, 2, 5, 20)
 
 
-def setup() -> tuple[Conversation, int]:
+def setup() -> tuple[list[Conversation], int]:
     teardown()
     queue = Queue.objects.create(name=PREFIX)
     widget = Widget.objects.create(key=PREFIX, name=PREFIX, queue=queue)
     agent = get_user_model().objects.create(username=PREFIX, first_name="Aino")
-    conversation = Conversation.objects.create(
-        widget=widget,
-        queue=queue,
-        contact=Contact.objects.create(name=PREFIX),
-        state="active",
-        assigned_at=timezone.now(),
-    )
-    Participant.objects.create(conversation=conversation, agent=agent, role="agent", shown_name="Aino")
-    return conversation, agent.pk
+    conversations = []
+    for _ in range(max(SIZES)):
+        conversation = Conversation.objects.create(
+            widget=widget,
+            queue=queue,
+            contact=Contact.objects.create(name=PREFIX),
+            state="active",
+            assigned_at=timezone.now(),
+        )
+        Participant.objects.create(conversation=conversation, agent=agent, role="agent", shown_name="Aino")
+        conversations.append(conversation)
+    return conversations, agent.pk
 
 
 def teardown() -> None:
@@ -58,7 +67,7 @@ def teardown() -> None:
     Contact.objects.filter(name=PREFIX).delete()
 
 
-def posts(conversation: Conversation, agent_id: int, role: str, size: int) -> list[relay.Post]:
+def posts(conversations: list[Conversation], agent_id: int, role: str, size: int) -> list[relay.Post]:
     return [
         relay.Post(
             conversation_id=conversation.pk,
@@ -67,18 +76,20 @@ def posts(conversation: Conversation, agent_id: int, role: str, size: int) -> li
             client_id=uuid.uuid4(),
             user_id=agent_id if role == "agent" else None,
         )
-        for _ in range(size)
+        for conversation in conversations[:size]
     ]
 
 
 def measure(label: str, batches: int, size: int, store) -> None:
     """`store(batches, size)` stores the batches one after another and returns their outcomes."""
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, wall, machine = time.process_time(), time.perf_counter(), MachineProbe.sample()
     for outcomes in store(batches, size):
         assert all(outcome == relay.CREATED for outcome, _frame in outcomes), outcomes
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    postgresql = MachineProbe.between(machine, MachineProbe.sample())["postgresql"]
     count = batches * size
-    print(f"{label:<44} {1e6 * cpu / count:7.0f} µs CPU {1e6 * wall / count:7.0f} µs wall per message", flush=True)
+    print(f"{label:<44} {1e6 * cpu / count:7.0f} µs CPU {1e6 * wall / count:7.0f} µs wall per message, "
+          f"PostgreSQL {1e6 * postgresql / count:5.0f} µs", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -86,7 +97,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=300, help="batches per measurement")
     args = parser.parse_args()
     call_command("migrate", "--noinput", "-v", "0")
-    conversation, agent_id = setup()
+    conversations, agent_id = setup()
     webhooks.forget_endpoints()
     webhooks.subscribed("message.created")  # endpoints looked at: the event loop's path may run
     loop = asyncio.new_event_loop()
@@ -95,15 +106,15 @@ def main() -> None:
         task.cancel()
     try:
         for role in ("customer", "agent"):
-            for size in (1, 5):
+            for size in SIZES:
 
                 def on_thread(batches, n, role=role):
-                    return [relay.write_batch(posts(conversation, agent_id, role, n)) for _ in range(batches)]
+                    return [relay.write_batch(posts(conversations, agent_id, role, n)) for _ in range(batches)]
 
                 def in_loop(batches, n, role=role):
                     async def store_all():  # in one running loop, as in the server
                         return [
-                            await writer._store_in_loop(posts(conversation, agent_id, role, n)) for _ in range(batches)
+                            await writer._store_in_loop(posts(conversations, agent_id, role, n)) for _ in range(batches)
                         ]
 
                     return loop.run_until_complete(store_all())

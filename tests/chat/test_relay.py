@@ -298,3 +298,39 @@ async def test_a_resend_found_stored_is_published_again(widget, ready_agent, mon
     assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=client_id, text="hei") is False
     again = (await asyncio.wait_for(layer.receive(listener), 5))["event"]
     assert (again["client_id"], again["seq"]) == (first["client_id"], first["seq"])
+
+
+async def _post_at(rate: float, conversations: list, count: int) -> list[bool]:
+    """`count` customers' messages at `rate` per second over `conversations`, as sockets would."""
+    sends = []
+    for index in range(count):
+        conversation = conversations[index % len(conversations)]
+        sends.append(
+            asyncio.ensure_future(
+                relay.post_customer_message(conversation_id=conversation.pk, client_id=uuid.uuid4(), text=f"m{index}")
+            )
+        )
+        await asyncio.sleep(1 / rate)
+    return await asyncio.gather(*sends)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_under_load_a_batch_waits_a_moment_for_more(widget, ready_agent, monkeypatch):
+    monkeypatch.setattr(relay, "GATHER_SECONDS", 0.05)  # long, so the gathering shows
+    conversations = [await sync_to_async(answered_chat)(widget, ready_agent) for _ in range(2)]
+    writer = relay._writer(asyncio.get_running_loop())
+    assert await _post_at(400, conversations, 120) == [True] * 120  # the writer sees the load
+    batches, written = writer.batches, writer.posts_written
+    assert await _post_at(400, conversations, 200) == [True] * 200
+    assert writer.gathered > 0
+    # Several a batch (the test's loop reaches 150–400/s); written as they come, 1–2.
+    assert (writer.posts_written - written) / (writer.batches - batches) >= 4
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_light_load_never_waits_to_gather(widget, ready_agent, monkeypatch):
+    monkeypatch.setattr(relay, "GATHER_SECONDS", 0.05)
+    conversations = [await sync_to_async(answered_chat)(widget, ready_agent) for _ in range(2)]
+    writer = relay._writer(asyncio.get_running_loop())
+    assert await _post_at(20, conversations, 12) == [True] * 12  # a small desk: 20 messages a second
+    assert (writer.gathered, writer.batches, writer.posts_written) == (0, 12, 12)
