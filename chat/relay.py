@@ -54,7 +54,9 @@ MAX_BATCH = 500  # posts per transaction; more wait for the next one
 # writer and PostgreSQL about three times as much per message as a batch of five
 # (bench/relay_writer.py). Light traffic (a small desk) never waits.
 GATHER_SECONDS = 0.004
-GATHER_FROM_RATE = 100  # posts per second reaching this process's writer
+# Posts per second reaching this process's writer. Below it the wait cost p50 about 3 ms for
+# no clear gain (docs/performance.md, change 18); near the machine's limit it saves a sixth.
+GATHER_FROM_RATE = 300
 RATE_WINDOW_SECONDS = 0.25
 LOOK_AGAIN_SECONDS = 1.0  # a failed batch is looked at again this often …
 LOOK_AGAIN_TRIES = 120  # … until the database answers, for up to two minutes

@@ -317,6 +317,7 @@ async def _post_at(rate: float, conversations: list, count: int) -> list[bool]:
 @pytest.mark.django_db(transaction=True)
 async def test_under_load_a_batch_waits_a_moment_for_more(widget, ready_agent, monkeypatch):
     monkeypatch.setattr(relay, "GATHER_SECONDS", 0.05)  # long, so the gathering shows
+    monkeypatch.setattr(relay, "GATHER_FROM_RATE", 100)  # what this test's loop surely reaches
     conversations = [await sync_to_async(answered_chat)(widget, ready_agent) for _ in range(2)]
     writer = relay._writer(asyncio.get_running_loop())
     assert await _post_at(400, conversations, 120) == [True] * 120  # the writer sees the load
