@@ -241,7 +241,7 @@ class _Writer:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            if self.arrival_rate() >= GATHER_FROM_RATE:
+            if self.pending and self.arrival_rate() >= GATHER_FROM_RATE:
                 self.gathered += 1
                 await asyncio.sleep(GATHER_SECONDS)
             while self.pending:
