@@ -210,7 +210,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await self.authenticate(frame)
             return
         if not self.limiter.allow():
-            await self.send_error("rate_limited", _("Too many frames; slow down."))
+            # With the frame's client_id, so that the client knows which message to send again.
+            await self.send_error("rate_limited", _("Too many frames; slow down."), **self._context(frame))
             return
         handler = getattr(self, f"frame_{frame['type']}", None)
         if handler is None:

@@ -95,9 +95,16 @@
       clearTimeout(state.typingHide);
       if (f.active) { state.typingHide = setTimeout(function () { $("typing").textContent = ""; }, 8000); }
     } else if (f.type === "error") {
-      if (f.client_id && state.pending[f.client_id]) { failPending(f.client_id, f.code === "too_long" ? T.too_long : f.message); }
+      if (f.client_id && state.pending[f.client_id] && f.code === "rate_limited") { resendLater(f.client_id); }
+      else if (f.client_id && state.pending[f.client_id]) { failPending(f.client_id, f.code === "too_long" ? T.too_long : f.message); }
       else if (f.code !== "rate_limited") { setStatus(fmt(T.failed, { reason: f.message })); }
     } else if (f.type === "transcript") { setStatus(fmt(T.transcript_sent, { email: f.email })); }
+  }
+  function resendLater(clientId) {  // refused for sending too fast: the same client_id again in a second
+    setTimeout(function () {
+      var p = state.pending[clientId];
+      if (p) { sendFrame({ type: "message", client_id: clientId, text: p.text }); }
+    }, 1000 + Math.random() * 500);
   }
   function failPending(clientId, reason) {
     var p = state.pending[clientId]; delete state.pending[clientId];

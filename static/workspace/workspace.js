@@ -75,6 +75,10 @@
     $("presence-notice").hidden = !notice;
   }
   function showError(f) {
+    if (f.client_id && f.code === "rate_limited" && S.unsent[f.client_id]) {  // sent too fast: again in a second
+      setTimeout(function () { if (S.unsent[f.client_id]) { send(S.unsent[f.client_id]); } }, 1000 + Math.random() * 500);
+      return;
+    }
     if (f.client_id) { delete S.unsent[f.client_id]; }
     var pending = f.client_id && document.querySelector('[data-client-id="' + f.client_id + '"]');
     if (pending) { pending.classList.add("failed"); pending.querySelector(".state").textContent = fmt(T.error, { message: f.message }); return; }

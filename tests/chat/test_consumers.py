@@ -219,6 +219,31 @@ async def test_a_flood_is_rate_limited(start):
     await customer.disconnect()
 
 
+async def test_a_message_over_the_rate_limit_is_refused_by_its_client_id_and_stored_when_sent_again(start):
+    conversation, token = await start()
+    customer = await customer_socket(token)
+    await collect(customer)
+    said = [str(uuid.uuid4()) for _ in range(40)]
+    for client_id in said:
+        await send(customer, {"type": "message", "client_id": client_id, "text": client_id})
+    frames = await collect(customer)
+    refused = [f["client_id"] for f in frames if f["type"] == "error" and f["code"] == "rate_limited"]
+    echoed = [f["client_id"] for f in frames if f["type"] == "message"]
+    assert refused and sorted(refused + echoed) == sorted(said)
+    assert await sync_to_async(Message.objects.filter(conversation=conversation, client_id__in=refused).count)() == 0
+
+    await asyncio.sleep(len(refused) / 10 + 0.2)  # the bucket refills at 10 frames/s
+    for client_id in refused:
+        await send(customer, {"type": "message", "client_id": client_id, "text": client_id})
+    again = await collect(customer)
+    assert sorted(f["client_id"] for f in again if f["type"] == "message") == sorted(refused)
+    stored = await sync_to_async(list)(
+        Message.objects.filter(conversation=conversation, client_id__isnull=False).values_list("client_id", flat=True)
+    )
+    assert sorted(str(client_id) for client_id in stored) == sorted(said)
+    await customer.disconnect()
+
+
 async def test_unauthenticated_sockets_are_closed_with_4401(start, monkeypatch):
     communicator = await connect("/ws/chat/")
     await send(communicator, {"type": "message", "text": "hi"})

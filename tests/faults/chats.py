@@ -83,6 +83,7 @@ class Connections:
     reconnect_seconds: list[float] = field(default_factory=list)  # drop -> open again, auth sent
     resume_seconds: list[float] = field(default_factory=list)  # drop -> first frame on the new socket
     closes: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)  # error frames by code
 
 
 class Client:
@@ -98,6 +99,7 @@ class Client:
         self.stopping = False
         self.connected = asyncio.Event()
         self._dropped_at: float | None = None
+        self.background: set[asyncio.Task] = set()
 
     async def run(self) -> None:
         attempt = 0
@@ -170,6 +172,25 @@ class Client:
     def received(self, frame: dict) -> None:
         raise NotImplementedError
 
+    def refused(self, view: View, error: dict, message: dict) -> None:
+        """An error frame: over the rate limit, the message goes again in a second (as the
+        widget and the workspace do); any other refusal of a pending message is final."""
+        self.stats.errors[error["code"]] += 1
+        client_id = error.get("client_id")
+        if client_id not in view.pending:
+            return
+        if error["code"] == "rate_limited":
+            frame = {**message, "client_id": client_id, "text": view.pending[client_id]}
+            asyncio.get_running_loop().call_later(1.0 + random.uniform(0, 0.5), self._send_if_pending, view, frame)  # noqa: S311
+            return
+        del view.pending[client_id]
+        view.refused[client_id] = error["code"]
+
+    def _send_if_pending(self, view: View, frame: dict) -> None:
+        if frame["client_id"] in view.pending:
+            self.background.add(task := asyncio.ensure_future(self.send(frame)))
+            task.add_done_callback(self.background.discard)
+
 
 class Customer(Client):
     path = "/ws/chat/"
@@ -195,9 +216,8 @@ class Customer(Client):
     def received(self, frame: dict) -> None:
         if frame["type"] in ("message", "event"):
             self.view.show(frame)
-        elif frame["type"] == "error" and frame.get("client_id") in self.view.pending:
-            del self.view.pending[frame["client_id"]]
-            self.view.refused[frame["client_id"]] = frame["code"]
+        elif frame["type"] == "error":
+            self.refused(self.view, frame, {"type": "message"})
 
     async def say(self, text: str) -> None:
         client_id = str(uuid.uuid4())
@@ -238,9 +258,9 @@ class Agent(Client):
             self.views[frame["conversation_id"]].show(frame)
         elif kind == "error" and frame.get("conversation_id") in self.views:
             view = self.views[frame["conversation_id"]]
-            if frame.get("client_id") in view.pending:
-                del view.pending[frame["client_id"]]
-                view.refused[frame["client_id"]] = frame["code"]
+            self.refused(view, frame, {"type": "message", "conversation_id": frame["conversation_id"]})
+        elif kind == "error":
+            self.stats.errors[frame["code"]] += 1
 
     async def say(self, conversation_id: str, text: str) -> None:
         client_id = str(uuid.uuid4())

@@ -135,7 +135,8 @@ def lagging(load: ChatLoad, history, waiting) -> str:
             said = view.said_at.get(client_id)
             unacknowledged.append(
                 f"{participant} {conversation_id[:8]} {client_id[:8]} said {now - said:.1f} s ago"
-                f" (sockets opened {client.stats.opened}, drops {client.stats.drops})"
+                f" (sockets opened {client.stats.opened}, drops {client.stats.drops},"
+                f" errors {dict(client.stats.errors)})"
             )
     return (
         f"{disconnected} clients disconnected, {still_waiting} messages unacknowledged {unacknowledged[:8]}, "
