@@ -25,3 +25,9 @@ application = ProtocolTypeRouter(
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
+
+from django.conf import settings  # noqa: E402
+
+from contactcenter.collector import tune_for_many_sockets  # noqa: E402
+
+tune_for_many_sockets(settings.CC_GC_YOUNG_OBJECTS)

@@ -63,6 +63,9 @@ DATABASES = {"default": parse_database_url("DATABASE_URL", env_str("DATABASE_URL
 # pool, and opening a connection per frame would cost more than the frame's own queries.
 CC_DB_THREADS = env_int("CC_DB_THREADS", 8, minimum=1)  # WebSocket frames' database threads per process
 DB_POOL_SIZE = env_int("CC_DB_POOL_SIZE", CC_DB_THREADS + 4, minimum=0)
+# Container objects allocated between two young collections in a server process (CPython's
+# default is 700; 0 keeps CPython's settings): contactcenter/collector.py.
+CC_GC_YOUNG_OBJECTS = env_int("CC_GC_YOUNG_OBJECTS", 50_000, minimum=0)
 if DB_POOL_SIZE:
     DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
 else:

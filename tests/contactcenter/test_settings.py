@@ -36,6 +36,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ("TIME_ZONE", "Mars/Olympus", "configuration error: TIME_ZONE='Mars/Olympus' is not a known time zone"),
         ("LANGUAGE_CODE", "xx", "configuration error: LANGUAGE_CODE='xx' must be one of: en, fi, sv, nb, da, ru"),
         ("EMAIL_URL", "pigeon://loft", "configuration error: EMAIL_URL must be smtp://"),
+        ("CC_GC_YOUNG_OBJECTS", "-1", "configuration error: CC_GC_YOUNG_OBJECTS=-1 must be at least 0"),
     ],
 )
 def test_bad_setting_stops_start_up_with_one_clear_line(variable, value, message):
@@ -106,3 +107,21 @@ def test_a_bare_checkout_runs_commands_on_the_embedded_services_and_says_so():
     assert result.returncode == 0, result.stderr
     assert "using the embedded services in demo mode" in result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+GC_OF_A_SERVER = "import gc, contactcenter.asgi; print(*gc.get_threshold(), gc.get_freeze_count() > 10000)"
+
+
+@pytest.mark.parametrize(
+    ("young", "expected"),
+    [(None, "50000 20 10 True"), ("20000", "20000 20 10 True"), ("0", "700 10 10 False")],
+)
+def test_a_server_process_collects_young_objects_rarely_and_freezes_what_it_loaded(young, expected):
+    """contactcenter/collector.py: what the ASGI application does to the collector when loaded."""
+    environment = {key: value for key, value in os.environ.items() if key != "CC_GC_YOUNG_OBJECTS"}
+    if young is not None:
+        environment["CC_GC_YOUNG_OBJECTS"] = young
+    command = [sys.executable, "-c", GC_OF_A_SERVER]
+    result = subprocess.run(command, cwd=BASE_DIR, env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == expected
