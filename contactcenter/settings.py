@@ -65,7 +65,7 @@ CC_DB_THREADS = env_int("CC_DB_THREADS", 8, minimum=1)  # WebSocket frames' data
 DB_POOL_SIZE = env_int("CC_DB_POOL_SIZE", CC_DB_THREADS + 4, minimum=0)
 # Container objects allocated between two young collections in a server process (CPython's
 # default is 700; 0 keeps CPython's settings): contactcenter/collector.py.
-CC_GC_YOUNG_OBJECTS = env_int("CC_GC_YOUNG_OBJECTS", 50_000, minimum=0)
+CC_GC_YOUNG_OBJECTS = env_int("CC_GC_YOUNG_OBJECTS", 20_000, minimum=0)
 if DB_POOL_SIZE:
     DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
 else:

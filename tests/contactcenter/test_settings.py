@@ -114,7 +114,7 @@ GC_OF_A_SERVER = "import gc, contactcenter.asgi; print(*gc.get_threshold(), gc.g
 
 @pytest.mark.parametrize(
     ("young", "expected"),
-    [(None, "50000 20 10 True"), ("20000", "20000 20 10 True"), ("0", "700 10 10 False")],
+    [(None, "20000 20 10 True"), ("50000", "50000 20 10 True"), ("0", "700 10 10 False")],
 )
 def test_a_server_process_collects_young_objects_rarely_and_freezes_what_it_loaded(young, expected):
     """contactcenter/collector.py: what the ASGI application does to the collector when loaded."""

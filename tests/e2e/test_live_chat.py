@@ -179,3 +179,29 @@ def test_widget_on_a_phone_by_keyboard_minimise_keeps_close_ends(asgi_server, ch
         assert (conversation.state, conversation.ended_by) == ("ended", "customer")
     finally:
         context.close()
+
+
+def test_messages_typed_faster_than_the_rate_limit_are_all_sent_once(asgi_server, chromium, host_site):
+    """Over the socket's rate limit the server refuses a message by its client_id; the widget
+    sends it again a second later instead of leaving it "sending" until a reconnect."""
+    call_command("load_demo")
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(host_site(asgi_server.url))
+        page.locator("[data-cc-button]").click()
+        chat = page.frame_locator("iframe[data-cc-widget]")
+        chat.get_by_role("button", name="Start chat").click()
+        expect(chat.get_by_role("log")).to_contain_text("Welcome!")
+        box = chat.get_by_label("Your message")
+        texts = [f"Line {n}" for n in range(40)]  # each also sends a typing frame: 80 frames
+        for text in texts:
+            box.fill(text)
+            box.press("Enter")
+        expect(chat.locator(".line.customer:not(.sending)")).to_have_count(40)
+        expect(chat.locator(".line.failed")).to_have_count(0)
+        stored = Message.objects.filter(author_role=Message.Role.CUSTOMER).values_list("text", flat=True)
+        assert sorted(stored) == sorted(texts)
+    finally:
+        context.close()
