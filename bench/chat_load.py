@@ -53,6 +53,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 CAPACITY = 8  # chats per agent socket
 IDS_PER_PROCESS = 10**9  # message ids are unique across the load-generator processes
 P99_LIMIT_MS = 100.0  # a step search stops at the first load with p99 at or above this
+TAIL_MS = 25.0  # P1's goal at half load: seconds whose p99 is above it are counted
 LOADGEN_BUSY = 0.9  # a load-generator process busier than this may be what limits the rate
 
 
@@ -193,10 +194,10 @@ class Tally:
         parts = text.split(":")
         if len(parts) != 3 or parts[0] != self.run:
             return  # not a text of this run
-        message_id = int(parts[1])
+        message_id, sent_ns = int(parts[1]), int(parts[2])
         seen = self.received.get(message_id)
         if seen is None:
-            self.received[message_id] = [1, (time.monotonic_ns() - int(parts[2])) / 1e6]
+            self.received[message_id] = [1, (time.monotonic_ns() - sent_ns) / 1e6, sent_ns]
         else:
             seen[0] += 1
 
@@ -367,12 +368,13 @@ def measure(workers: Workers, probe: ServerProbe, go: dict, args) -> dict:
 
     received: dict[int, list] = {}
     for result in results:
-        for message_id, (count, latency) in result["received"].items():
-            seen = received.setdefault(message_id, [0, latency])
+        for message_id, (count, latency, sent_ns) in result["received"].items():
+            seen = received.setdefault(message_id, [0, latency, sent_ns])
             seen[0] += count
             seen[1] = min(seen[1], latency)
     sent = [message_id for result in results for message_id in result["sent"]]
     latencies = sorted(received[m][1] for m in sent if m in received)
+    by_second = tail_by_second([received[m][1:] for m in sent if m in received], start_ns)
     server_cpu, server_wait = ServerProbe.between(cpu_before, cpu_after)
     return {
         "offered_per_s": go["offered_per_s"],
@@ -386,6 +388,7 @@ def measure(workers: Workers, probe: ServerProbe, go: dict, args) -> dict:
         "max_ms": latencies[-1] if latencies else float("nan"),
         "mean_ms": statistics.fmean(latencies) if latencies else float("nan"),
         "lost": len(sent) - len(latencies),
+        **by_second,
         "duplicated": sum(1 for m in sent if m in received and received[m][0] > 1),
         "errors": dict(sum((Counter(result["errors"]) for result in results), Counter())),
         "server_cpu_cores": server_cpu / duration,
@@ -405,6 +408,23 @@ def measure(workers: Workers, probe: ServerProbe, go: dict, args) -> dict:
     }
 
 
+def tail_by_second(deliveries: list[list], start_ns: int) -> dict:
+    """Whether the slow messages came together (a stall: a collection, a checkpoint, a busy
+    neighbour) or spread over the window (queueing): p99 of each second of sending, the worst
+    second, and in how many seconds p99 was over TAIL_MS."""
+    seconds: dict[int, list[float]] = {}
+    for latency, sent_ns in deliveries:
+        seconds.setdefault(max(0, (sent_ns - start_ns) // 1_000_000_000), []).append(latency)
+    p99s = {second: percentile(sorted(values), 99) for second, values in seconds.items()}
+    worst = max(p99s, key=p99s.get, default=None)
+    return {
+        "p99_by_second_ms": [round(p99s[second], 1) for second in sorted(p99s)],
+        "worst_second": worst,
+        "worst_second_p99_ms": p99s[worst] if worst is not None else float("nan"),
+        "seconds_over_tail": sum(1 for p99 in p99s.values() if p99 > TAIL_MS),
+    }
+
+
 def print_summary(summary: dict) -> None:
     s = summary
     print(f"{s['label']}, {s['sockets']} sockets")
@@ -413,6 +433,9 @@ def print_summary(summary: dict) -> None:
     print(f"latency ms         p50 {s['p50_ms']:.1f}  p90 {s['p90_ms']:.1f}  p99 {s['p99_ms']:.1f}  "
           f"max {s['max_ms']:.1f}")  # fmt: skip
     print(f"latency mean ms    {s['mean_ms']:.1f}")
+    print(f"p99 per second ms  {' '.join(f'{p99:.0f}' for p99 in s['p99_by_second_ms'])}; the worst "
+          f"{s['worst_second_p99_ms']:.1f} (second {s['worst_second']}), over {TAIL_MS:.0f} ms in "
+          f"{s['seconds_over_tail']} of {len(s['p99_by_second_ms'])}")  # fmt: skip
     print(f"lost               {s['lost']}")
     print(f"duplicated         {s['duplicated']}")
     if s["errors"]:

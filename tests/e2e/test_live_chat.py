@@ -9,7 +9,9 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from chat.models import Conversation, Message
+from chat import services as chat_services
+from chat.models import Conversation, Message, Widget
+from tests.e2e.pages import log_in
 from tests.netproxy import CuttableProxy
 
 pytestmark = pytest.mark.browser
@@ -203,5 +205,29 @@ def test_messages_typed_faster_than_the_rate_limit_are_all_sent_once(asgi_server
         expect(chat.locator(".line.failed")).to_have_count(0)
         stored = Message.objects.filter(author_role=Message.Role.CUSTOMER).values_list("text", flat=True)
         assert sorted(stored) == sorted(texts)
+    finally:
+        context.close()
+
+
+def test_an_agent_writing_faster_than_the_rate_limit_has_every_line_sent_once(asgi_server, chromium):
+    """The workspace, like the widget, sends a message refused as rate_limited again a
+    second later: every line is stored once and none is left "sending" or shown as failed."""
+    call_command("load_demo")
+    context = chromium.new_context(locale="en-US")
+    try:
+        agent = log_in(context, asgi_server.url, "agent1", timeout=20_000)
+        agent.locator("#presence").select_option("ready")
+        conversation, _token = chat_services.conversation_start(widget=Widget.objects.get(key="demo"), prechat={})
+        agent.get_by_role("button", name="Accept").click()
+        expect(agent.locator("#text")).to_be_editable()
+        texts = [f"Answer {n}" for n in range(40)]  # each also sends a typing frame: over 80 frames
+        for text in texts:
+            agent.locator("#text").fill(text)
+            agent.locator("#text").press("Enter")
+        # The refused ones go again a second later, some more than once: 10 frames a second pass.
+        expect(agent.locator("#log .line.agent:not(.sending)")).to_have_count(40, timeout=20_000)
+        expect(agent.locator("#log .line.failed")).to_have_count(0)
+        stored = Message.objects.filter(conversation=conversation, author_role=Message.Role.AGENT)
+        assert sorted(stored.values_list("text", flat=True)) == sorted(texts)
     finally:
         context.close()
