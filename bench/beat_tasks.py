@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""What Celery beat's frequent tasks cost: each task of the beat schedule that runs at least
-once a minute, called as a Celery worker calls it, N times; per call its wall time, the
-calling process's CPU, PostgreSQL's CPU and the whole machine's busy time, and what they
-add up to per second of the schedule.
+"""What the work of Celery beat's frequent tasks costs: the body of each task of the beat
+schedule that runs at least once a minute, called N times in this process (Celery's own
+messaging, pool and logging are left out: they are what this measures against); per call
+its wall time, this process's CPU, PostgreSQL's CPU and the whole machine's busy time, and
+what they add up to per second of the schedule.
 
 Under chat load the tasks due together every few seconds decide the relay's p99
 (docs/performance.md, change 20): run this on a quiet machine, against a database with the

@@ -24,6 +24,21 @@ def test_a_reused_process_id_counts_from_zero():
     assert chat_load.MachineProbe.between(before, after)["postgresql"] == 0.5
 
 
+def test_slow_messages_are_counted_by_the_second_they_were_sent_in():
+    start = 5_000_000_000
+    fast = [[10.0, start + second * 1_000_000_000 + n * 1_000_000] for second in range(4) for n in range(200)]
+    # Second 2 holds a stall: three of its messages waited 150 ms.
+    stalled = [[150.0, start + 2_500_000_000 + n] for n in range(3)]
+    tail = chat_load.tail_by_second(fast + stalled, start)
+    assert tail["p99_by_second_ms"] == [10.0, 10.0, 150.0, 10.0]
+    assert (tail["worst_second"], tail["worst_second_p99_ms"], tail["seconds_over_tail"]) == (2, 150.0, 1)
+
+
+def test_a_window_with_nothing_delivered_has_no_worst_second():
+    tail = chat_load.tail_by_second([], 0)
+    assert (tail["p99_by_second_ms"], tail["worst_second"], tail["seconds_over_tail"]) == ([], None, 0)
+
+
 def test_the_machine_sample_counts_busy_time_once():
     machine, _services = chat_load.MachineProbe.sample()
     assert 0 < machine < sum(__import__("psutil").cpu_times())

@@ -20,3 +20,18 @@ def log_in(context, url: str, username: str, lands_on: str | None = "/workspace/
     else:
         page.wait_for_load_state()
     return page
+
+
+def become_ready(page, username: str) -> None:
+    """Choose "ready" in the workspace and wait until the router sees it: an offer made
+    before the frame is stored would find nobody ready."""
+    from routing.models import AgentProfile
+
+    page.locator("#presence").select_option("ready")
+    agent = AgentProfile.objects.get(user__username=username)
+    for _ in range(50):
+        agent.refresh_from_db()
+        if agent.presence == "ready":
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{username} did not become ready")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from chat import services as chat_services
 from chat.models import Conversation, Message, Widget
-from tests.e2e.pages import log_in
+from tests.e2e.pages import become_ready, log_in
 from tests.netproxy import CuttableProxy
 
 pytestmark = pytest.mark.browser
@@ -216,7 +216,14 @@ def test_an_agent_writing_faster_than_the_rate_limit_has_every_line_sent_once(as
     context = chromium.new_context(locale="en-US")
     try:
         agent = log_in(context, asgi_server.url, "agent1", timeout=20_000)
-        agent.locator("#presence").select_option("ready")
+        refused = []  # the server's rate_limited errors: the test means nothing without them
+        agent.on(
+            "websocket",
+            lambda ws: ws.on("framereceived", lambda text: refused.append(text) if "rate_limited" in text else None),
+        )
+        agent.reload()  # the socket log_in opened was there before the listener
+        expect(agent.locator("#connection")).to_have_text("Connected")
+        become_ready(agent, "agent1")
         conversation, _token = chat_services.conversation_start(widget=Widget.objects.get(key="demo"), prechat={})
         agent.get_by_role("button", name="Accept").click()
         expect(agent.locator("#text")).to_be_editable()
@@ -227,6 +234,7 @@ def test_an_agent_writing_faster_than_the_rate_limit_has_every_line_sent_once(as
         # The refused ones go again a second later, some more than once: 10 frames a second pass.
         expect(agent.locator("#log .line.agent:not(.sending)")).to_have_count(40, timeout=20_000)
         expect(agent.locator("#log .line.failed")).to_have_count(0)
+        assert refused, "no frame was refused as rate_limited"
         stored = Message.objects.filter(conversation=conversation, author_role=Message.Role.AGENT)
         assert sorted(stored.values_list("text", flat=True)) == sorted(texts)
     finally:

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from chat import services as chat
 from chat.models import Widget
 from routing import services as routing
-from routing.models import AgentProfile
+from tests.e2e.pages import become_ready
 
 pytestmark = pytest.mark.browser
 
@@ -24,14 +24,7 @@ def test_an_agent_who_lets_an_offer_pass_is_told_why_they_are_not_ready(asgi_ser
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/workspace/$"))
     expect(page.locator("#connection")).to_have_text("Connected")
-    page.locator("#presence").select_option("ready")
-    agent = AgentProfile.objects.get(user__username="agent1")
-    for _ in range(50):
-        agent.refresh_from_db()
-        if agent.presence == "ready":
-            break
-        page.wait_for_timeout(100)
-    assert agent.presence == "ready"
+    become_ready(page, "agent1")
     expect(page.locator("#presence-notice")).to_be_hidden()
 
     chat.conversation_start(widget=Widget.objects.get(key="demo"), prechat={})
