@@ -375,6 +375,8 @@ def measure(workers: Workers, probe: ServerProbe, go: dict, args) -> dict:
     sent = [message_id for result in results for message_id in result["sent"]]
     latencies = sorted(received[m][1] for m in sent if m in received)
     by_second = tail_by_second([received[m][1:] for m in sent if m in received], start_ns)
+    if getattr(args, "deliveries", None):
+        write_deliveries(args.deliveries, [received[m][1:] for m in sent if m in received])
     server_cpu, server_wait = ServerProbe.between(cpu_before, cpu_after)
     return {
         "offered_per_s": go["offered_per_s"],
@@ -423,6 +425,14 @@ def tail_by_second(deliveries: list[list], start_ns: int) -> dict:
         "worst_second_p99_ms": p99s[worst] if worst is not None else float("nan"),
         "seconds_over_tail": sum(1 for p99 in p99s.values() if p99 > TAIL_MS),
     }
+
+
+def write_deliveries(path: str, deliveries: list[list]) -> None:
+    """Each delivered message's send time (Unix seconds) and latency (ms), as JSON: to line
+    slow messages up with the server's, PostgreSQL's or Celery's logs."""
+    to_unix = time.time() - time.monotonic_ns() / 1e9
+    with open(path, "w") as file:
+        json.dump([[round(sent_ns / 1e9 + to_unix, 4), round(latency, 2)] for latency, sent_ns in deliveries], file)
 
 
 def print_summary(summary: dict) -> None:
@@ -752,6 +762,7 @@ def main() -> None:
         "--server-pid", type=int, help="the ASGI server (default: the uvicorn/daphne on the URL's port)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON summary line")
+    parser.add_argument("--deliveries", metavar="PATH", help="write each message's send time and latency (JSON)")
     args = parser.parse_args()
     handle_stop_signals()
     raise_fd_limit()

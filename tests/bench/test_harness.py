@@ -1,6 +1,8 @@
 """The benchmark harness's own arithmetic: the figures in docs/performance.md come from it."""
 
+import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,15 @@ def test_slow_messages_are_counted_by_the_second_they_were_sent_in():
 def test_a_window_with_nothing_delivered_has_no_worst_second():
     tail = chat_load.tail_by_second([], 0)
     assert (tail["p99_by_second_ms"], tail["worst_second"], tail["seconds_over_tail"]) == ([], None, 0)
+
+
+def test_deliveries_are_written_on_the_wall_clock(tmp_path):
+    path = tmp_path / "deliveries.json"
+    sent_ns = time.monotonic_ns() - 2_000_000_000  # sent two seconds ago
+    chat_load.write_deliveries(str(path), [[12.345, sent_ns]])
+    [[sent_at, latency]] = json.loads(path.read_text())
+    assert latency == 12.35
+    assert abs(sent_at - (time.time() - 2)) < 0.1
 
 
 def test_the_machine_sample_counts_busy_time_once():
