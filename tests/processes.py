@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -167,6 +168,21 @@ def start_celery_worker(log_dir: Path, *, prefork: bool = False, **env: str) -> 
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"celery worker not ready within 30 s: {server.log()[-2000:]}")
+
+
+def tasks_succeeded(worker: ServerProcess, task: str) -> int:
+    """How many runs of `task` the worker's log reports as succeeded."""
+    return len(re.findall(rf"Task {re.escape(task)}\[[^\]]+\] succeeded", worker.log()))
+
+
+def wait_for(condition, within: float, what: str):
+    """`condition()`'s first true result, asked every 50 ms for `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not within {within} s")
 
 
 def start_media_worker(log_dir: Path, **env: str) -> ServerProcess:

@@ -4,8 +4,6 @@ PostgreSQL backends), and a session PostgreSQL ended between tasks costs no task
 
 from __future__ import annotations
 
-import re
-import time
 from urllib.parse import urlsplit
 
 import psutil
@@ -14,32 +12,19 @@ from django.db import connection
 
 from routing import tasks as routing_tasks
 from tests import processes
-from tests.processes import ServerProcess, start_celery_worker
+from tests.processes import ServerProcess, start_celery_worker, tasks_succeeded, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def wait_for(condition, within: float, what: str):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {within} s")
-
-
-def succeeded(worker: ServerProcess, task: str) -> int:
-    return len(re.findall(rf"Task {re.escape(task)}\[[^\]]+\] succeeded", worker.log()))
+TASK = "routing.tasks.expire_offers"
 
 
 def run_tasks(worker: ServerProcess, count: int) -> None:
     """`count` offer time-outs (each reads PostgreSQL), one after another, each succeeding."""
     for _ in range(count):
-        before = succeeded(worker, "routing.tasks.expire_offers")
+        before = tasks_succeeded(worker, TASK)
         routing_tasks.expire_offers.delay()
-        wait_for(
-            lambda before=before: succeeded(worker, "routing.tasks.expire_offers") > before, 30, "the task succeeding"
-        )
+        wait_for(lambda before=before: tasks_succeeded(worker, TASK) > before, 30, "the task succeeding")
 
 
 def child_backends(worker: ServerProcess) -> set[int]:

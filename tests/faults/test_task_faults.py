@@ -9,7 +9,6 @@ once by whoever comes next.
 
 from __future__ import annotations
 
-import re
 import time
 
 import psutil
@@ -24,19 +23,10 @@ from routing.models import AgentProfile, WorkItem, WorkItemEvent
 from routing.services import presence_set
 from tests import processes
 from tests.factories import QueueMembershipFactory
-from tests.processes import ServerProcess, start_celery_worker
+from tests.processes import ServerProcess, start_celery_worker, tasks_succeeded, wait_for
 from tests.smtp import SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition, within: float, what: str):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {within} s")
 
 
 def kill_pool_child(worker: ServerProcess) -> int:
@@ -44,10 +34,6 @@ def kill_pool_child(worker: ServerProcess) -> int:
     child.kill()
     psutil.wait_procs([child], timeout=5)
     return child.pid
-
-
-def finished(worker: ServerProcess, task: str) -> int:
-    return len(re.findall(rf"Task {re.escape(task)}\[[^\]]+\] succeeded", worker.log()))
 
 
 def test_a_transcript_mail_cut_off_by_a_killed_worker_goes_out_once(tmp_path, widget, ready_agent):
@@ -64,7 +50,7 @@ def test_a_transcript_mail_cut_off_by_a_killed_worker_goes_out_once(tmp_path, wi
             killed = kill_pool_child(worker)
 
             wait_for(lambda: smtp.inbox.messages, 30, "the transcript after the worker was killed")
-            wait_for(lambda: finished(worker, "chat.tasks.send_transcript"), 10, "the task finishing")
+            wait_for(lambda: tasks_succeeded(worker, "chat.tasks.send_transcript"), 10, "the task finishing")
             time.sleep(1)  # room for a second copy, if there were going to be one
         finally:
             worker.stop()
@@ -109,7 +95,7 @@ def test_offer_timeouts_cut_off_by_a_killed_worker_expire_each_offer_once(tmp_pa
         kill_pool_child(worker)
         # Put back at once and run again by a new child: the dead child's offers are still
         # locked by its orphaned transaction, so this run finds nothing to take.
-        wait_for(lambda: finished(worker, "routing.tasks.expire_offers"), 30, "the redelivered time-out")
+        wait_for(lambda: tasks_succeeded(worker, "routing.tasks.expire_offers"), 30, "the redelivered time-out")
         assert WorkItemEvent.objects.filter(kind="expired").count() == 0
     finally:
         holder.rollback()  # the orphan now fails at its client and rolls back
@@ -123,7 +109,7 @@ def test_offer_timeouts_cut_off_by_a_killed_worker_expire_each_offer_once(tmp_pa
 
         wait_for(all_expired, 30, "the offers expiring after the orphan rolled back")
         routing_tasks.expire_offers.delay()
-        wait_for(lambda: finished(worker, "routing.tasks.expire_offers") >= 3, 10, "a last time-out run")
+        wait_for(lambda: tasks_succeeded(worker, "routing.tasks.expire_offers") >= 3, 10, "a last time-out run")
     finally:
         worker.stop()
 
