@@ -25,7 +25,9 @@ class _WorkerFixup(celery_django.DjangoWorkerFixup):
         # a fresh session per task never did: the pool tests each one it hands out.
         for alias in connections:
             connections.settings[alias]["CONN_HEALTH_CHECKS"] = True
-        return super().install()
+        super().install()
+        self._close_database()  # as Celery's does before forking: children inherit no pool
+        return self
 
     def close_database(self, **kwargs) -> None:
         close_old_connections()

@@ -4,9 +4,9 @@ PostgreSQL backends), and a session PostgreSQL ended between tasks costs no task
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlsplit
 
-import psutil
 import pytest
 from django.db import connection
 
@@ -27,44 +27,45 @@ def run_tasks(worker: ServerProcess, count: int) -> None:
         wait_for(lambda before=before: tasks_succeeded(worker, TASK) > before, 30, "the task succeeding")
 
 
-def child_backends(worker: ServerProcess) -> set[int]:
-    """The PostgreSQL backends serving the worker's pool child, found by its sockets' ports."""
-    [child] = psutil.Process(worker.process.pid).children()
-    database_port = urlsplit(processes.test_database_url()).port or 5432
-    ports = [c.laddr.port for c in child.net_connections(kind="tcp") if c.raddr and c.raddr.port == database_port]
-    if not ports:
-        return set()
+def start_named_worker(tmp_path) -> tuple[ServerProcess, str]:
+    """A prefork worker whose database sessions carry a name of their own, so that they are
+    found in `pg_stat_activity` over TCP as over the embedded server's Unix socket."""
+    name = f"celery-test-{uuid.uuid4().hex[:8]}"
+    url = processes.test_database_url()
+    url += ("&" if urlsplit(url).query else "?") + f"application_name={name}"
+    return start_celery_worker(tmp_path, prefork=True, DATABASE_URL=url), name
+
+
+def worker_backends(name: str) -> set[int]:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND client_port = ANY(%s)", [ports]
-        )
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [name])
         return {row[0] for row in cursor.fetchall()}
 
 
-def test_a_pool_child_keeps_its_database_session_from_task_to_task(tmp_path):
-    worker = start_celery_worker(tmp_path, prefork=True)
+def test_a_pool_child_keeps_its_database_sessions_from_task_to_task(tmp_path):
+    worker, name = start_named_worker(tmp_path)
     try:
-        run_tasks(worker, 1)
-        first = child_backends(worker)
+        run_tasks(worker, 2)  # the child's pool opens and may grow to a second session
+        first = worker_backends(name)
         run_tasks(worker, 5)
         assert first, "the child holds no database session between tasks"
-        assert child_backends(worker) == first
+        assert worker_backends(name) == first
     finally:
         worker.stop()
 
 
-def test_a_task_after_postgresql_ended_the_childs_session_still_succeeds(tmp_path):
-    worker = start_celery_worker(tmp_path, prefork=True)
+def test_a_task_after_postgresql_ended_the_childs_sessions_still_succeeds(tmp_path):
+    worker, name = start_named_worker(tmp_path)
     try:
-        run_tasks(worker, 1)
-        ended = child_backends(worker)
+        run_tasks(worker, 2)
+        ended = worker_backends(name)
         assert ended
         with connection.cursor() as cursor:  # as a PostgreSQL restart would
             cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [list(ended)])
-        wait_for(lambda: not child_backends(worker) & ended, 10, "the session ending")
+        wait_for(lambda: not worker_backends(name) & ended, 10, "the sessions ending")
 
         run_tasks(worker, 2)
         assert "raised unexpected" not in worker.log()
-        assert child_backends(worker) - ended
+        assert worker_backends(name) - ended
     finally:
         worker.stop()
