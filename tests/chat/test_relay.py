@@ -335,3 +335,31 @@ async def test_a_light_load_never_waits_to_gather(widget, ready_agent, monkeypat
     writer = relay._writer(asyncio.get_running_loop())
     assert await _post_at(20, conversations, 12) == [True] * 12  # a small desk: 20 messages a second
     assert (writer.gathered, writer.batches, writer.posts_written) == (0, 12, 12)
+
+
+@pytest.mark.django_db
+def test_a_batch_finds_its_conversations_by_key_however_many_there_are(widget, ready_agent):
+    conversation = answered_chat(widget, ready_agent)
+    ended = [
+        Conversation(widget=widget, queue=conversation.queue, contact_id=conversation.contact_id, state="ended")
+        for _ in range(3000)
+    ]
+    Conversation.objects.bulk_create(ended)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE chat_conversation")  # what the planner sees of a desk's history
+
+    def scans() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'chat_conversation'"
+            )
+            return cursor.fetchone()
+
+    seq_before, index_before = scans()
+    with transaction.atomic():  # the counts are this transaction's, in this session
+        outcomes = relay.write_batch([post(conversation, CUSTOMER, "Hei", uuid.uuid4())])
+    seq_after, index_after = scans()
+
+    assert [outcome for outcome, _ in outcomes] == [relay.CREATED]
+    assert seq_after == seq_before  # 0008's lock read the whole table on every batch
+    assert index_after > index_before
