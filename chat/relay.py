@@ -24,6 +24,7 @@ import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import orjson
 import psycopg
@@ -401,6 +402,22 @@ def _write(posts: list[Post], *, alone: bool) -> list[tuple[str, dict | None]]:
     return outcomes
 
 
+class _StoredMessage(NamedTuple):
+    """What `message_frame` reads of a stored message. Building a `Message` model for it cost
+    more than the rest of the frame (docs/performance.md, change 23)."""
+
+    pk: int
+    conversation_id: uuid.UUID
+    seq: int
+    client_id: uuid.UUID | None
+    author_role: str
+    author_name: str
+    text: str
+    sent_at: datetime.datetime
+    link_url: str = ""
+    internal: bool = False
+
+
 def _outcomes(posts: list[Post], rows: list[tuple]) -> tuple[list[tuple[str, dict | None]], dict, set]:
     """The function's rows as (outcome, agent frame) per post; also, per conversation, when
     the customer was last seen before the batch and whether they spoke in it."""
@@ -411,17 +428,7 @@ def _outcomes(posts: list[Post], rows: list[tuple]) -> tuple[list[tuple[str, dic
         if outcome != CREATED:
             outcomes.append((outcome, None))
             continue
-        message = Message(
-            pk=pk,
-            conversation_id=post.conversation_id,
-            seq=seq,
-            client_id=post.client_id,
-            author_role=post.role,
-            author_user_id=post.user_id,
-            author_name=name,
-            text=post.text,
-            sent_at=sent_at,
-        )
+        message = _StoredMessage(pk, post.conversation_id, seq, post.client_id, post.role, name, post.text, sent_at)
         outcomes.append((CREATED, message_frame(message, for_agent=True)))
         seen_before.setdefault(post.conversation_id, seen_at)
         if post.role == Message.Role.CUSTOMER:
