@@ -5,11 +5,14 @@ PostgreSQL backends), and a session PostgreSQL ended between tasks costs no task
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import connection
+from celery import signals
+from django.db import connection, connections
 
+from contactcenter.celery import _WorkerFixup, app
 from routing import tasks as routing_tasks
 from tests import processes
 from tests.processes import ServerProcess, start_celery_worker, tasks_succeeded, wait_for
@@ -69,3 +72,27 @@ def test_a_task_after_postgresql_ended_the_childs_sessions_still_succeeds(tmp_pa
         assert worker_backends(name) - ended
     finally:
         worker.stop()
+
+
+def test_the_worker_closes_its_database_pool_before_forking_children():
+    """Children must not inherit the parent's pool (its sessions would be shared across
+    processes); the fix-up keeps Celery's own close before forking."""
+    connection.ensure_connection()
+    pool = connection.pool  # the process's pool, a session open in it
+    fixup = _WorkerFixup(app)
+    fixup.worker = SimpleNamespace(pool_cls="celery.concurrency.prefork:TaskPool")
+    health_checks = {alias: connections.settings[alias].get("CONN_HEALTH_CHECKS") for alias in connections}
+    try:
+        fixup.install()
+        assert pool.closed
+        assert connections.settings["default"]["CONN_HEALTH_CHECKS"] is True
+    finally:
+        for signal, receiver in (
+            (signals.beat_embedded_init, fixup.close_database),
+            (signals.task_prerun, fixup.on_task_prerun),
+            (signals.task_postrun, fixup.on_task_postrun),
+            (signals.worker_process_init, fixup.on_worker_process_init),
+        ):
+            signal.disconnect(receiver)
+        for alias, value in health_checks.items():
+            connections.settings[alias]["CONN_HEALTH_CHECKS"] = value
