@@ -508,12 +508,14 @@ def idle_kib_per_socket(rss_before: int, rss_after: int, sockets: int) -> float:
 
 
 def bench_setup(agents: int, capacity: int) -> dict:
-    output = subprocess.run(  # noqa: S603 - our own manage command
+    done = subprocess.run(  # noqa: S603 - our own manage command
         [sys.executable, "-m", "contactcenter.run", "--manage", "bench_setup", "--agents", str(agents),
          "--capacity", str(capacity)],
-        cwd=BASE_DIR, env={**os.environ, "CC_DEMO_MODE": "true"}, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    return json.loads(next(line for line in output.splitlines() if line.startswith("{")))
+        cwd=BASE_DIR, env={**os.environ, "CC_DEMO_MODE": "true"}, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"bench_setup failed (exit code {done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
 
 
 class Throttled(Exception):

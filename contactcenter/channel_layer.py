@@ -6,6 +6,12 @@
 - `group_send_many` publishes several messages in one pipeline, one round trip to Redis
   instead of one per message, in the order given (`contactcenter.realtime` sends the
   events a service or a relay batch handed over this way).
+- The layer's connections speak RESP2 unless a host says otherwise: redis-py 8 speaks RESP3
+  by default, which costs a tenth more CPU per pub/sub message received
+  (`bench/layer_receive.py`), and the layer uses nothing RESP3 adds.
+- After each message redis-py hands over, the receiver takes every further message its parser
+  (hiredis) already holds complete, without going back through redis-py's `get_message`, whose
+  retry, timeout and telemetry layers cost more than the rest of receiving a message.
 
 Everything else (subscriptions, reconnection, the per-loop layers) is channels_redis 4.3's,
 pinned in requirements.txt; `tests/contactcenter/test_channel_layer.py` fails if the parts
@@ -15,9 +21,14 @@ used here change.
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import hiredis
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close
+from redis._parsers.hiredis import NOT_ENOUGH_DATA
+
+logger = logging.getLogger(__name__)
 
 
 class RealtimeChannelLayer(RedisPubSubChannelLayer):
@@ -44,6 +55,7 @@ class _LoopLayer(RedisPubSubLoopLayer):
         super().__init__(*args, **kwargs)
         for shard in self._shards:
             shard.__class__ = _Shard
+            shard.host = {"protocol": 2, **shard.host}
 
     async def group_send_many(self, items: list[tuple[str, dict]]) -> None:
         by_shard: dict[_Shard, list[tuple[str, bytes]]] = {}
@@ -56,6 +68,39 @@ class _LoopLayer(RedisPubSubLoopLayer):
 
 class _Shard(RedisSingleShardConnection):
     pipelines_sent = 0  # for tests: publishes that shared a round trip
+    taken_buffered = 0  # for tests: messages taken from the parser's buffer
+
+    async def _do_receiving(self):
+        # channels_redis's loop, and then what is buffered already.
+        while True:
+            try:
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                    self._receive_message(message)
+                    await self._receive_buffered()
+                else:
+                    await asyncio.sleep(0.1)
+            except (asyncio.CancelledError, TimeoutError, GeneratorExit):
+                raise
+            except BaseException:
+                logger.exception("Unexpected exception in receive task")
+                await asyncio.sleep(1)
+
+    async def _receive_buffered(self) -> None:
+        """The replies the connection's hiredis reader holds complete, without waiting for
+        more. Anything but a published message (a subscription's confirmation) goes through
+        redis-py, which keeps its subscription state by them."""
+        reader = getattr(getattr(self._pubsub.connection, "_parser", None), "_reader", None)
+        if not isinstance(reader, hiredis.Reader):
+            return
+        while (reply := reader.gets()) is not NOT_ENOUGH_DATA:
+            if isinstance(reply, Exception):
+                raise reply
+            if type(reply) is list and len(reply) == 3 and reply[0] == b"message":
+                self.taken_buffered += 1
+                self._receive_message({"channel": reply[1], "data": reply[2]})
+            else:
+                self._receive_message(await self._pubsub.handle_message(reply, ignore_subscribe_messages=True))
 
     async def publish_many(self, publishes: list[tuple[str, bytes]]) -> None:
         self.pipelines_sent += 1
