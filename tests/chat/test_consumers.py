@@ -7,6 +7,7 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async as sync_to_async  # closes its DB connections
 from channels.testing import WebsocketCommunicator
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 
 from chat import consumers, services
@@ -373,6 +374,23 @@ async def test_reads_reach_the_agent_and_errors_speak_the_customers_language(wid
     assert error["message"] == "Viesti voi olla enintään 4000 merkkiä."
     await customer.disconnect()
     await agent_ws.disconnect()
+
+
+async def test_each_socket_speaks_its_own_language_and_leaves_others_theirs(widget):
+    ours = translation.get_language()
+    finnish = await sync_to_async(services.conversation_start)(widget=widget, prechat={}, locale="fi")
+    swedish = await sync_to_async(services.conversation_start)(widget=widget, prechat={}, locale="sv")
+    sockets = {"fi": await customer_socket(finnish[1]), "sv": await customer_socket(swedish[1])}
+    expected = {"fi": "Viesti voi olla enintään 4000 merkkiä.", "sv": "Ett meddelande får vara högst 4000 tecken."}
+    for _round in range(2):  # interleaved, in one process and one event loop
+        for socket in sockets.values():
+            await send(socket, {"type": "message", "client_id": str(uuid.uuid4()), "text": "x" * 4001})
+        for language, socket in sockets.items():
+            error = await until(socket, lambda f: f["type"] == "error")
+            assert error["message"] == expected[language]
+    assert translation.get_language() == ours  # the test's own context is untouched
+    for socket in sockets.values():
+        await socket.disconnect()
 
 
 async def test_open_customer_sockets_keep_their_customers_seen_in_one_update(start, monkeypatch):
