@@ -9,6 +9,7 @@ the next seq means the at-most-once layer lost something, which is fetched from 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -272,7 +273,8 @@ class _SeenKeeper:
 
     def __init__(self) -> None:
         self.sockets: weakref.WeakSet[CustomerConsumer] = weakref.WeakSet()
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        # Process-wide: not in the context (the language) of the socket that started it.
+        self.task = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
 
     def add(self, socket: CustomerConsumer) -> None:
         self.sockets.add(socket)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime
 import logging
 import uuid
@@ -161,7 +162,11 @@ class _Writer:
         self.looking_again: set[asyncio.Task] = set()
         self.arrived, self.window_start, self.rate = 0, loop.time(), 0.0
         self.batches = self.posts_written = self.gathered = 0  # for tests
-        self.tasks = [loop.create_task(self._write_loop()), loop.create_task(self._publish_loop())]
+        # Process-wide tasks: not in the context (the language) of the socket that started them.
+        self.tasks = [
+            loop.create_task(self._write_loop(), context=contextvars.Context()),
+            loop.create_task(self._publish_loop(), context=contextvars.Context()),
+        ]
 
     async def _store(self, batch: list[Post]) -> list[tuple[str, dict | None]]:
         if _webhooks_due(batch, known_only=True) is False:

@@ -6,12 +6,12 @@
 - `group_send_many` publishes several messages in one pipeline, one round trip to Redis
   instead of one per message, in the order given (`contactcenter.realtime` sends the
   events a service or a relay batch handed over this way).
-- The layer's connections speak RESP2 unless a host says otherwise: redis-py 8 speaks RESP3
-  by default, which costs a tenth more CPU per pub/sub message received
-  (`bench/layer_receive.py`), and the layer uses nothing RESP3 adds.
 - After each message redis-py hands over, the receiver takes every further message its parser
   (hiredis) already holds complete, without going back through redis-py's `get_message`, whose
-  retry, timeout and telemetry layers cost more than the rest of receiving a message.
+  retry, timeout and telemetry layers cost more than the rest of receiving a message
+  (`bench/layer_receive.py`). That reads RESP2's plain arrays, so the layer's connections
+  speak RESP2 unless a host says otherwise (redis-py 8 defaults to RESP3, whose pushes,
+  maintenance notices among them, are left to redis-py).
 
 Everything else (subscriptions, reconnection, the per-loop layers) is channels_redis 4.3's,
 pinned in requirements.txt; `tests/contactcenter/test_channel_layer.py` fails if the parts
@@ -90,8 +90,9 @@ class _Shard(RedisSingleShardConnection):
         """The replies the connection's hiredis reader holds complete, without waiting for
         more. Anything but a published message (a subscription's confirmation) goes through
         redis-py, which keeps its subscription state by them."""
-        reader = getattr(getattr(self._pubsub.connection, "_parser", None), "_reader", None)
-        if not isinstance(reader, hiredis.Reader):
+        connection = self._pubsub.connection
+        reader = getattr(getattr(connection, "_parser", None), "_reader", None)
+        if not isinstance(reader, hiredis.Reader) or connection.protocol != 2:
             return
         while (reply := reader.gets()) is not NOT_ENOUGH_DATA:
             if isinstance(reply, Exception):

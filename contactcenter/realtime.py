@@ -32,6 +32,7 @@ import asyncio
 import atexit
 import collections
 import contextlib
+import contextvars
 import logging
 import os
 import threading
@@ -102,7 +103,8 @@ class _Backlog:
             logger.warning("the realtime backlog is full; the oldest frame is left to resumes")
         self.items.append((group, event))
         if self.retrying is None or self.retrying.done():
-            self.retrying = asyncio.get_running_loop().create_task(self._retry())
+            # Process-wide: not in the context (the language) of the socket that started it.
+            self.retrying = asyncio.get_running_loop().create_task(self._retry(), context=contextvars.Context())
 
     async def _retry(self) -> None:
         layer = get_channel_layer()
@@ -138,7 +140,8 @@ WATCH_TIMEOUT_SECONDS = 2.0
 class _Watch:
     def __init__(self) -> None:
         self.sockets: weakref.WeakSet = weakref.WeakSet()
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        # Process-wide: not in the context (the language) of the socket that started it.
+        self.task = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
 
     async def _run(self) -> None:
         layer = get_channel_layer()

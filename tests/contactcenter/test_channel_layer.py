@@ -35,7 +35,7 @@ async def test_a_group_message_is_decoded_once_for_every_local_socket(own_redis)
 
 
 async def test_the_layer_speaks_resp2_to_redis(own_redis):
-    # RESP3 costs a tenth more CPU per message received (bench/layer_receive.py).
+    # The receiver's fast path reads RESP2 (contactcenter/channel_layer.py).
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add("conv.one", channel)  # the subscriber's connection
@@ -116,6 +116,16 @@ async def test_stored_frames_wait_for_redis_and_other_events_are_dropped(own_red
     async with asyncio.timeout(20):
         while backlog.items:  # noqa: ASYNC110 - the backlog's own retry timing
             await asyncio.sleep(0.1)
+    await layer.flush()
+
+
+async def test_a_host_that_asks_for_resp3_is_served_by_redis_py_alone(own_redis):
+    layer = RealtimeChannelLayer(hosts=[{"address": own_redis.url, "protocol": 3}], prefix="resp3")
+    socket = await layer.new_channel()
+    await layer.group_add("conv.a", socket)
+    await layer.group_send_many([("conv.a", {"type": "realtime.event", "event": {"seq": n}}) for n in range(20)])
+    assert [(await receive(layer, socket))["event"]["seq"] for _ in range(20)] == list(range(20))
+    assert _shard(layer).taken_buffered == 0  # RESP3's pushes go through redis-py
     await layer.flush()
 
 
