@@ -9,7 +9,9 @@ import psycopg
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import translation
 
 from chat import handover, relay
 from chat import services as chat
@@ -187,6 +189,25 @@ def _backend_pid() -> int:
 def _terminate(pid: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_writer_does_not_take_the_language_of_the_socket_that_started_it(widget, ready_agent, monkeypatch):
+    # A Finnish customer's socket runs with Finnish active and may be the first to post in
+    # this process; the writer it starts serves every socket after it.
+    conversation = await sync_to_async(answered_chat)(widget, ready_agent)
+    languages_published_in = []
+    publish = relay.send_stored_many
+
+    async def noting_the_language(items):
+        languages_published_in.append(translation.get_language())
+        await publish(items)
+
+    monkeypatch.setattr(relay, "send_stored_many", noting_the_language)
+    assert relay._writers.get(asyncio.get_running_loop()) is None  # this post starts the writer
+    with translation.override("fi"):
+        assert await relay.post_customer_message(conversation_id=conversation.pk, client_id=uuid.uuid4(), text="Hei")
+    assert languages_published_in == [settings.LANGUAGE_CODE]
 
 
 @pytest.mark.django_db(transaction=True)
